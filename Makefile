@@ -1,0 +1,63 @@
+# Supplyline: `make run` starts the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The suite runs against the real services on this machine; it creates its own test database.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/supplyline
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint fmt check-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Supplyline is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  Demo logins (password demo1234):"
+	@echo "    buyer@example.com          buyer (all suppliers)"
+	@echo "    lee.buyer@example.com      second buyer"
+	@echo "    acme@example.com           supplier ACME, admin"
+	@echo "    acme.shipping@example.com  supplier ACME, shipping"
+	@echo "    bolt@example.com           supplier BOLT, admin"
+	@echo "    admin@example.com          staff superuser, /admin/"
+	@echo "  Ctrl-C stops the web server, the Celery worker and beat."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+
+test: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory check-deploy
+
+# The production settings must pass Django's deployment checklist with no warning.
+check-deploy: install
+	DJANGO_ENV=production \
+	DJANGO_SECRET_KEY="check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" \
+	DJANGO_ALLOWED_HOSTS=portal.example.com \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -1,0 +1,103 @@
+"""Celery for Supplyline.
+
+Three queues, named for their business priority:
+- ``critical``: supplier commitments that must reach the ERP (acknowledgements, ASNs);
+- ``default``: notifications, reminders, housekeeping;
+- ``bulk``: imports and replays, which may be large and must never delay the others.
+
+Run one worker per queue group in production (``-Q critical`` with its own
+concurrency) so a flood of bulk work cannot starve critical deliveries.
+
+Reliability: PostgreSQL rows (the outbox, delivery records) are the source of
+truth and a Celery message is only a wake-up, so domain tasks are written to be
+safe to run twice (docs/architecture.md). Mail is the one exception: a worker
+killed after sending but before acknowledging sends that mail again, which we
+prefer to losing it.
+"""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+from celery.schedules import crontab
+from django.conf import settings
+from kombu import Exchange, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("supplyline")
+
+# Redis redelivers a message that was taken but not acknowledged once this many
+# seconds pass. Tasks acknowledge late (after running), so every task's hard time
+# limit must stay well below it or a slow task would run twice in parallel.
+VISIBILITY_TIMEOUT_S = 60 * 60
+TASK_TIME_LIMIT_S = 5 * 60
+TASK_SOFT_TIME_LIMIT_S = 4 * 60
+
+QUEUE_NAMES = ("critical", "default", "bulk")
+
+
+def _broker_transport_options() -> dict[str, object]:
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = settings.CELERY_FILESYSTEM_BROKER_DIR
+        for sub in ("out", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        # The filesystem transport reads and writes the same folder from every process.
+        return {
+            "data_folder_in": str(folder / "out"),
+            "data_folder_out": str(folder / "out"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+    return {
+        "visibility_timeout": VISIBILITY_TIMEOUT_S,
+        # Redis has no priorities of its own; separate queues do that job.
+        "queue_order_strategy": "priority",
+    }
+
+
+app.conf.update(
+    broker_url=settings.CELERY_BROKER_URL,
+    broker_transport_options=_broker_transport_options(),
+    broker_connection_retry_on_startup=True,
+    # We never read task results: the database holds every outcome.
+    task_ignore_result=True,
+    result_backend=None,
+    task_serializer="json",
+    accept_content=["json"],
+    timezone=settings.TIME_ZONE,
+    enable_utc=True,
+    task_always_eager=settings.CELERY_TASK_ALWAYS_EAGER,
+    task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUE_NAMES],
+    task_default_queue="default",
+    task_default_exchange="default",
+    task_default_routing_key="default",
+    # The first matching pattern wins: imports go to bulk even from planning_sync.
+    task_routes=[
+        {"*.tasks.import_*": {"queue": "bulk"}},
+        {"planning_sync.tasks.*": {"queue": "critical"}},
+    ],
+    # Acknowledge after the task ran, so a worker killed mid-task leaves the
+    # message to be redelivered; tasks are idempotent, so a rerun is harmless.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    # Take one message at a time: with late acks, prefetching would hold work
+    # hostage in a busy or dying worker.
+    worker_prefetch_multiplier=1,
+    task_time_limit=TASK_TIME_LIMIT_S,
+    task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,
+    # Recycle workers now and then so a slow leak cannot grow without bound.
+    worker_max_tasks_per_child=1000,
+    worker_send_task_events=False,
+    task_track_started=False,
+    beat_schedule={
+        "clear-expired-sessions": {
+            "task": "suppliers.tasks.clear_expired_sessions",
+            "schedule": crontab(hour=3, minute=17),
+        },
+    },
+    beat_schedule_filename=str(settings.DATA_DIR / "celerybeat-schedule"),
+    beat_max_loop_interval=timedelta(seconds=30).total_seconds(),
+)
+app.autodiscover_tasks()

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+from suppliers import views as supplier_views
+
+admin.site.site_header = "Supplyline administration"
+admin.site.site_title = "Supplyline admin"
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers: the process answers; no database call."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", supplier_views.home, name="home"),
+    path("", include("suppliers.urls")),
+    path("pos/", include("purchasing.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]

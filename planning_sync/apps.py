@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PlanningSyncConfig(AppConfig):
+    name = "planning_sync"
+    verbose_name = "Planning sync"

@@ -1,0 +1,65 @@
+from django.contrib import admin
+
+from purchasing.models import Item, PurchaseOrder, PurchaseOrderLine, ScheduleLine, Site
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin[Site]):
+    list_display = ["code", "name", "timezone"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin[Item]):
+    list_display = ["sku", "description", "unit_of_measure"]
+    list_filter = ["unit_of_measure"]
+    search_fields = ["sku", "description"]
+
+
+class PurchaseOrderLineInline(admin.TabularInline[PurchaseOrderLine, PurchaseOrder]):
+    model = PurchaseOrderLine
+    extra = 0
+    fields = ["line_number", "item", "ordered_quantity", "unit_price", "need_by_date", "status"]
+    readonly_fields = ["status"]
+    autocomplete_fields = ["item"]
+    show_change_link = True
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin[PurchaseOrder]):
+    list_display = ["number", "supplier", "site", "status", "revision", "order_date", "acknowledgement_due", "buyer"]
+    list_filter = ["status", "site", "order_date"]
+    search_fields = ["number", "erp_id", "supplier__code", "supplier__name"]
+    list_select_related = ["supplier", "site", "buyer"]
+    autocomplete_fields = ["supplier", "buyer", "site"]
+    date_hierarchy = "order_date"
+    # Status and version move only through services (the state machine and optimistic locking).
+    readonly_fields = ["status", "version", "created_at", "updated_at"]
+    inlines = [PurchaseOrderLineInline]
+    show_full_result_count = False
+
+
+class ScheduleLineInline(admin.TabularInline[ScheduleLine, PurchaseOrderLine]):
+    model = ScheduleLine
+    extra = 0
+
+
+@admin.register(PurchaseOrderLine)
+class PurchaseOrderLineAdmin(admin.ModelAdmin[PurchaseOrderLine]):
+    list_display = ["__str__", "item", "ordered_quantity", "unit_price", "need_by_date", "status"]
+    list_filter = ["status"]
+    search_fields = ["po__number", "item__sku"]
+    list_select_related = ["po", "item"]
+    autocomplete_fields = ["po", "item"]
+    readonly_fields = ["status", "original_promised_date"]
+    inlines = [ScheduleLineInline]
+    show_full_result_count = False
+
+
+@admin.register(ScheduleLine)
+class ScheduleLineAdmin(admin.ModelAdmin[ScheduleLine]):
+    list_display = ["__str__", "quantity", "promised_date"]
+    search_fields = ["line__po__number"]
+    list_select_related = ["line__po"]
+    raw_id_fields = ["line"]
+    show_full_result_count = False

@@ -1,0 +1,249 @@
+"""Load a believable distributor for the demo: sites, suppliers, items, POs in every status.
+
+Idempotent: the whole load runs in one transaction, and a database that already
+holds the demo (its buyer login) is left as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+import factory.random
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from purchasing.models import Item, LineStatus, POStatus, PurchaseOrder, PurchaseOrderLine, ScheduleLine, Site
+from suppliers.models import Supplier, SupplierItem, SupplierMembership, User
+from tests.factories import (
+    BuyerFactory,
+    ItemFactory,
+    PurchaseOrderFactory,
+    PurchaseOrderLineFactory,
+    ScheduleLineFactory,
+    SiteFactory,
+    SupplierFactory,
+    SupplierItemFactory,
+    SupplierMembershipFactory,
+    UserFactory,
+)
+
+SEED = 20261129
+SITES = [
+    ("ATL", "Atlanta Distribution Center", "America/New_York"),
+    ("DAL", "Dallas Distribution Center", "America/Chicago"),
+    ("RNO", "Reno Distribution Center", "America/Los_Angeles"),
+]
+NAMED_SUPPLIERS = [
+    ("ACME", "Acme Industrial Supply", "acme@example.com", ("Alex", "Acosta")),
+    ("BOLT", "Bolt & Nut Co", "bolt@example.com", ("Bo", "Lindqvist")),
+]
+SUPPLIER_COUNT = 40
+ITEM_COUNT = 500
+PO_COUNT = 300
+# Per named supplier: enough POs in each status to try every flow from its login.
+NAMED_SUPPLIER_MIX = {
+    POStatus.ISSUED: 24,
+    POStatus.REVISED: 4,
+    POStatus.CHANGES_PENDING: 3,
+    POStatus.ACKNOWLEDGED: 8,
+    POStatus.PARTIALLY_SHIPPED: 2,
+    POStatus.SHIPPED: 2,
+    POStatus.RECEIVED: 2,
+    POStatus.CLOSED: 2,
+    POStatus.CANCELLED: 1,
+}
+# The status each line of a PO takes, by the PO's status (the first line gets the first).
+LINE_STATUSES: dict[str, list[str]] = {
+    POStatus.ISSUED: [LineStatus.ISSUED],
+    POStatus.REVISED: [LineStatus.REVISED, LineStatus.ACKNOWLEDGED],
+    POStatus.CHANGES_PENDING: [LineStatus.CHANGES_PENDING, LineStatus.ACKNOWLEDGED],
+    POStatus.ACKNOWLEDGED: [LineStatus.ACKNOWLEDGED],
+    POStatus.PARTIALLY_SHIPPED: [LineStatus.SHIPPED, LineStatus.ACKNOWLEDGED],
+    POStatus.SHIPPED: [LineStatus.SHIPPED],
+    POStatus.RECEIVED: [LineStatus.RECEIVED],
+    POStatus.CLOSED: [LineStatus.CLOSED],
+    POStatus.CANCELLED: [LineStatus.CANCELLED],
+}
+UNPROMISED = {LineStatus.ISSUED, LineStatus.CANCELLED}
+# POs whose supplier has acknowledged them (a revised one was acknowledged before the change).
+ACKNOWLEDGED_ONCE = set(POStatus.values) - {POStatus.ISSUED, POStatus.CHANGES_PENDING, POStatus.CANCELLED}
+
+
+class Command(BaseCommand):
+    help = "Load the demo distributor (idempotent: does nothing when the demo is already there)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if User.objects.filter(email="buyer@example.com").exists():
+            self.stdout.write("Demo data is already loaded; nothing to do.")
+            return
+        with transaction.atomic():
+            summary = DemoLoader(random.Random(SEED)).load()  # noqa: S311 (demo data, not secrets)
+        self.stdout.write(self.style.SUCCESS("Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in summary.items())))
+
+
+class DemoLoader:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.today = timezone.localdate()
+        factory.random.reseed_random(SEED)  # type: ignore[no-untyped-call]
+
+    def load(self) -> dict[str, int]:
+        buyers = self.make_people()
+        sites = [SiteFactory.create(code=code, name=name, timezone=tz) for code, name, tz in SITES]
+        items = self.make_items()
+        suppliers = self.make_suppliers(buyers)
+        catalog = self.make_supplier_items(suppliers, items)
+        plan = self.po_plan(suppliers)
+        self.make_purchase_orders(plan, sites, catalog)
+        return {
+            "sites": len(sites),
+            "suppliers": len(suppliers),
+            "items": len(items),
+            "purchase orders": PurchaseOrder.objects.count(),
+            "lines": PurchaseOrderLine.objects.count(),
+        }
+
+    def make_people(self) -> list[User]:
+        UserFactory.create(
+            email="admin@example.com", first_name="Ada", last_name="Admin", is_staff=True, is_superuser=True
+        )
+        return [
+            BuyerFactory.create(email="buyer@example.com", first_name="Bea", last_name="Buyer"),
+            BuyerFactory.create(email="lee.buyer@example.com", first_name="Lee", last_name="Okafor"),
+        ]
+
+    def make_items(self) -> list[Item]:
+        uoms = ["EA", "EA", "EA", "BX", "CS", "M", "KG"]
+        built = [
+            ItemFactory.build(sku=f"SKU-{10000 + n}", unit_of_measure=self.rng.choice(uoms)) for n in range(ITEM_COUNT)
+        ]
+        return Item.objects.bulk_create(built)
+
+    def make_suppliers(self, buyers: list[User]) -> list[Supplier]:
+        suppliers = []
+        for index, (code, name, email, (first, last)) in enumerate(NAMED_SUPPLIERS):
+            supplier = SupplierFactory.create(code=code, name=name, erp_vendor_id=f"V{200100 + index}", buyer=buyers[0])
+            user = UserFactory.create(email=email, first_name=first, last_name=last)
+            SupplierMembershipFactory.create(user=user, supplier=supplier)
+            suppliers.append(supplier)
+        acme_shipping = UserFactory.create(email="acme.shipping@example.com", first_name="Sam", last_name="Shipper")
+        SupplierMembershipFactory.create(
+            user=acme_shipping, supplier=suppliers[0], role=SupplierMembership.Role.SHIPPING
+        )
+        for n in range(SUPPLIER_COUNT - len(NAMED_SUPPLIERS)):
+            status = Supplier.Status.ON_HOLD if n % 17 == 16 else Supplier.Status.ACTIVE
+            suppliers.append(
+                SupplierFactory.create(
+                    code=f"S{n + 1:03d}", erp_vendor_id=f"V{300100 + n}", buyer=buyers[n % 2], status=status
+                )
+            )
+        return suppliers
+
+    def make_supplier_items(self, suppliers: list[Supplier], items: list[Item]) -> dict[int, list[SupplierItem]]:
+        built = []
+        for supplier in suppliers:
+            for n, item in enumerate(self.rng.sample(items, self.rng.randint(25, 60))):
+                built.append(
+                    SupplierItemFactory.build(
+                        supplier=supplier,
+                        item=item,
+                        supplier_part_number=f"{supplier.code}-{n + 1:04d}",
+                        lead_time_days=self.rng.choice([5, 7, 10, 14, 21, 30, 45]),
+                        minimum_order_quantity=Decimal(self.rng.choice([1, 1, 5, 10, 25, 50])),
+                        price=Decimal(self.rng.randint(25, 40_000)) / 100,
+                    )
+                )
+        catalog: dict[int, list[SupplierItem]] = {}
+        for supplier_item in SupplierItem.objects.bulk_create(built):
+            catalog.setdefault(supplier_item.supplier_id, []).append(supplier_item)
+        return catalog
+
+    def po_plan(self, suppliers: list[Supplier]) -> list[tuple[Supplier, str]]:
+        """Which supplier gets a PO in which status: the named ones a fixed mix, the rest at random."""
+        plan: list[tuple[Supplier, str]] = [
+            (s, status) for s in suppliers[:2] for status, n in NAMED_SUPPLIER_MIX.items() for _ in range(n)
+        ]
+        others = suppliers[2:]
+        statuses = list(POStatus.values)
+        weights = [20, 4, 4, 18, 6, 6, 8, 8, 3]
+        while len(plan) < PO_COUNT:
+            plan.append((self.rng.choice(others), self.rng.choices(statuses, weights)[0]))
+        return plan
+
+    def make_purchase_orders(
+        self, plan: list[tuple[Supplier, str]], sites: list[Site], catalog: dict[int, list[SupplierItem]]
+    ) -> None:
+        orders = [self.build_po(number, supplier, status, sites) for number, (supplier, status) in enumerate(plan)]
+        orders = PurchaseOrder.objects.bulk_create(orders)
+        lines = [line for po in orders for line in self.build_lines(po, catalog[po.supplier_id])]
+        lines = PurchaseOrderLine.objects.bulk_create(lines)
+        ScheduleLine.objects.bulk_create([s for line in lines for s in self.build_schedule(line)])
+
+    def build_po(self, number: int, supplier: Supplier, status: str, sites: list[Site]) -> PurchaseOrder:
+        awaiting = status in PurchaseOrder.AWAITING_ACK_STATUSES
+        # Orders awaiting an answer are recent (a few already overdue); the rest are older.
+        age_days = self.rng.randint(0, 4) if awaiting else self.rng.randint(5, 120)
+        order_date = self.today - dt.timedelta(days=age_days)
+        issued_at = timezone.make_aware(dt.datetime.combine(order_date, dt.time(self.rng.randint(7, 17))))
+        due = issued_at + dt.timedelta(hours=supplier.effective_ack_deadline_hours)
+        return PurchaseOrderFactory.build(
+            number=f"PO-{500001 + number}",
+            erp_id=f"ERP-{900001 + number}",
+            supplier=supplier,
+            buyer=supplier.buyer,
+            site=self.rng.choice(sites),
+            status=status,
+            revision=2 if status == POStatus.REVISED else 1,
+            version=1,
+            order_date=order_date,
+            acknowledgement_due=due,
+            acknowledged_at=due - dt.timedelta(hours=self.rng.randint(1, 40)) if status in ACKNOWLEDGED_ONCE else None,
+        )
+
+    def build_lines(self, po: PurchaseOrder, offers: list[SupplierItem]) -> list[PurchaseOrderLine]:
+        count = self.rng.randint(1, min(20, len(offers)))
+        statuses = LINE_STATUSES[po.status]
+        lines = []
+        for index, offer in enumerate(self.rng.sample(offers, count)):
+            status = statuses[min(index, len(statuses) - 1)]
+            need_by = po.order_date + dt.timedelta(days=offer.lead_time_days + self.rng.randint(0, 10))
+            promised = need_by + dt.timedelta(days=self.rng.choice([0, 0, 0, 1, 2, 5]))
+            lines.append(
+                PurchaseOrderLineFactory.build(
+                    po=po,
+                    line_number=(index + 1) * 10,
+                    item_id=offer.item_id,
+                    ordered_quantity=max(offer.minimum_order_quantity, Decimal(self.rng.randint(1, 60) * 10)),
+                    unit_price=offer.price,
+                    need_by_date=need_by,
+                    status=status,
+                    original_promised_date=None if status in UNPROMISED else promised,
+                )
+            )
+        return lines
+
+    def build_schedule(self, line: PurchaseOrderLine) -> list[ScheduleLine]:
+        """Promised deliveries of a line the supplier has answered; some lines are split in two."""
+        promised = line.original_promised_date
+        if promised is None:
+            return []
+        if self.rng.random() < 0.15 and line.ordered_quantity >= 2:
+            first = (line.ordered_quantity / 2).quantize(Decimal(1))
+            return [
+                ScheduleLineFactory.build(line=line, schedule_number=1, quantity=first, promised_date=promised),
+                ScheduleLineFactory.build(
+                    line=line,
+                    schedule_number=2,
+                    quantity=line.ordered_quantity - first,
+                    promised_date=promised + dt.timedelta(days=14),
+                ),
+            ]
+        return [
+            ScheduleLineFactory.build(
+                line=line, schedule_number=1, quantity=line.ordered_quantity, promised_date=promised
+            )
+        ]

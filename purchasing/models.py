@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from suppliers.models import Supplier, SupplierMembership, User, is_buyer, validate_timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")
+
+
+class InvalidTransition(ValidationError):
+    """A status change the state machine does not allow (docs/domain.md)."""
+
+
+class Site(models.Model):
+    """A ship-to warehouse of the distributor."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    address = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class Item(models.Model):
+    sku = models.CharField("SKU", max_length=40, unique=True)
+    description = models.CharField(max_length=300)
+    unit_of_measure = models.CharField(max_length=10, default="EA")
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.description}"
+
+
+class StatusMachine(models.TextChoices):
+    """TextChoices with a transition table: ``TRANSITIONS[old]`` lists the allowed new states."""
+
+    @classmethod
+    def transitions(cls) -> dict[str, frozenset[str]]:
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, old: str, new: str, *, what: str) -> None:
+        if new not in cls.transitions().get(old, frozenset()):
+            raise InvalidTransition(
+                f"{what} cannot go from {cls(old).label.lower()} to {cls(new).label.lower()}.",
+                code="invalid_transition",
+            )
+
+
+class POStatus(StatusMachine):
+    ISSUED = "issued", "Issued"
+    REVISED = "revised", "Changed by buyer"
+    CHANGES_PENDING = "changes_pending", "Changes pending buyer review"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    RECEIVED = "received", "Received"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def transitions(cls) -> dict[str, frozenset[str]]:
+        return _PO_TRANSITIONS
+
+
+_PO_TRANSITIONS: dict[str, frozenset[str]] = {
+    POStatus.ISSUED: frozenset({POStatus.ACKNOWLEDGED, POStatus.CHANGES_PENDING, POStatus.REVISED, POStatus.CANCELLED}),
+    POStatus.REVISED: frozenset(
+        {POStatus.ACKNOWLEDGED, POStatus.CHANGES_PENDING, POStatus.REVISED, POStatus.CANCELLED}
+    ),
+    POStatus.CHANGES_PENDING: frozenset({POStatus.ISSUED, POStatus.ACKNOWLEDGED, POStatus.REVISED, POStatus.CANCELLED}),
+    POStatus.ACKNOWLEDGED: frozenset(
+        {POStatus.REVISED, POStatus.PARTIALLY_SHIPPED, POStatus.SHIPPED, POStatus.CLOSED, POStatus.CANCELLED}
+    ),
+    POStatus.PARTIALLY_SHIPPED: frozenset({POStatus.SHIPPED, POStatus.RECEIVED, POStatus.CLOSED}),
+    POStatus.SHIPPED: frozenset({POStatus.RECEIVED, POStatus.CLOSED}),
+    POStatus.RECEIVED: frozenset({POStatus.CLOSED}),
+    POStatus.CLOSED: frozenset(),
+    POStatus.CANCELLED: frozenset(),
+}
+
+
+class LineStatus(StatusMachine):
+    ISSUED = "issued", "Awaiting acknowledgement"
+    REVISED = "revised", "Changed by buyer"
+    CHANGES_PENDING = "changes_pending", "Change pending buyer review"
+    REJECTED = "rejected", "Rejected by supplier"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    RECEIVED = "received", "Received"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def transitions(cls) -> dict[str, frozenset[str]]:
+        return _LINE_TRANSITIONS
+
+
+_ANSWERS = frozenset({LineStatus.ACKNOWLEDGED, LineStatus.CHANGES_PENDING, LineStatus.REJECTED})
+_LINE_TRANSITIONS: dict[str, frozenset[str]] = {
+    LineStatus.ISSUED: _ANSWERS | {LineStatus.REVISED, LineStatus.CANCELLED},
+    LineStatus.REVISED: _ANSWERS | {LineStatus.REVISED, LineStatus.CANCELLED},
+    # A buyer's decision: approve (acknowledged), send back for a new answer
+    # (issued), or change the line (revised).
+    LineStatus.CHANGES_PENDING: frozenset(
+        {LineStatus.ACKNOWLEDGED, LineStatus.ISSUED, LineStatus.REVISED, LineStatus.CANCELLED}
+    ),
+    LineStatus.REJECTED: frozenset({LineStatus.ISSUED, LineStatus.REVISED, LineStatus.CANCELLED}),
+    LineStatus.ACKNOWLEDGED: frozenset(
+        {LineStatus.REVISED, LineStatus.PARTIALLY_SHIPPED, LineStatus.SHIPPED, LineStatus.CLOSED, LineStatus.CANCELLED}
+    ),
+    LineStatus.PARTIALLY_SHIPPED: frozenset({LineStatus.SHIPPED, LineStatus.RECEIVED, LineStatus.CLOSED}),
+    LineStatus.SHIPPED: frozenset({LineStatus.RECEIVED, LineStatus.CLOSED}),
+    LineStatus.RECEIVED: frozenset({LineStatus.CLOSED}),
+    LineStatus.CLOSED: frozenset(),
+    LineStatus.CANCELLED: frozenset(),
+}
+
+
+class PurchaseOrderQuerySet(models.QuerySet["PurchaseOrder"]):
+    def visible_to(self, user: User | AnonymousUser) -> PurchaseOrderQuerySet:
+        """The tenant boundary: buyers see every PO, supplier users only their suppliers' POs."""
+        if is_buyer(user):
+            return self.all()
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(supplier_id__in=SupplierMembership.objects.supplier_ids_of(user))
+
+    def awaiting_acknowledgement(self) -> PurchaseOrderQuerySet:
+        return self.filter(status__in=PurchaseOrder.AWAITING_ACK_STATUSES)
+
+    def acknowledgement_overdue(self, now: Any = None) -> PurchaseOrderQuerySet:
+        return self.awaiting_acknowledgement().filter(acknowledgement_due__lt=now or timezone.now())
+
+    def open(self) -> PurchaseOrderQuerySet:
+        return self.exclude(status__in=PurchaseOrder.FINAL_STATUSES)
+
+    def with_line_totals(self) -> PurchaseOrderQuerySet:
+        """Line count and order value, as correlated subqueries.
+
+        Subqueries (not GROUP BY) so PostgreSQL computes them only for the rows
+        of the page it returns, whatever the size of the table.
+        """
+        lines = PurchaseOrderLine.objects.filter(po=OuterRef("pk")).order_by().values("po")
+        value = ExpressionWrapper(F("ordered_quantity") * F("unit_price"), output_field=DecimalField())
+        return self.annotate(
+            line_count=Coalesce(Subquery(lines.annotate(n=Count("pk")).values("n")), 0),
+            total_value=Coalesce(
+                Subquery(lines.annotate(v=Sum(value)).values("v")),
+                Decimal(0),
+                output_field=DecimalField(max_digits=20, decimal_places=4),
+            ),
+        )
+
+
+class PurchaseOrder(models.Model):
+    number = models.CharField(max_length=30, unique=True)
+    erp_id = models.CharField("ERP id", max_length=50, unique=True)
+    revision = models.PositiveIntegerField(default=1, help_text="Raised by every ERP revision or buyer change order.")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchase_orders")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="purchase_orders")
+    currency = models.CharField(max_length=3, default="USD", validators=[currency_validator])
+    status = models.CharField(max_length=20, choices=POStatus.choices, default=POStatus.ISSUED)
+    # Optimistic locking: every write of the PO or its lines raises it, and a
+    # write that was prepared against an older version is refused.
+    version = models.PositiveIntegerField(default=1)
+    order_date = models.DateField()
+    acknowledgement_due = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PurchaseOrderQuerySet.as_manager()
+
+    AWAITING_ACK_STATUSES = (POStatus.ISSUED, POStatus.REVISED)
+    FINAL_STATUSES = (POStatus.CLOSED, POStatus.CANCELLED)
+    # The order of the PO list, which keyset pagination relies on.
+    LIST_ORDERING: ClassVar[tuple[str, ...]] = ("-order_date", "-id")
+
+    class Meta:
+        verbose_name = "purchase order"
+        ordering = ["-order_date", "-id"]
+        indexes = [
+            # Serve the keyset-paginated list, for buyers (all POs) and for one supplier.
+            models.Index(F("order_date").desc(), F("id").desc(), name="po_list_idx"),
+            models.Index("supplier", F("order_date").desc(), F("id").desc(), name="po_supplier_list_idx"),
+            models.Index(fields=["supplier", "status"], name="po_supplier_status_idx"),
+            models.Index(fields=["status", "acknowledgement_due"], name="po_status_ack_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(revision__gte=1), name="po_revision_positive"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="po_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_awaiting_acknowledgement(self) -> bool:
+        return self.status in self.AWAITING_ACK_STATUSES
+
+    @property
+    def is_acknowledgement_overdue(self) -> bool:
+        return self.is_awaiting_acknowledgement and self.acknowledgement_due < timezone.now()
+
+    def transition_to(self, new_status: str) -> None:
+        """Move to a new status, or raise InvalidTransition; the caller saves."""
+        POStatus.check(self.status, new_status, what=f"Purchase order {self.number}")
+        self.status = new_status
+
+
+class PurchaseOrderLine(models.Model):
+    po = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField()
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="po_lines")
+    ordered_quantity = models.DecimalField(
+        max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))]
+    )
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4, validators=[MinValueValidator(Decimal(0))])
+    need_by_date = models.DateField()
+    status = models.CharField(max_length=20, choices=LineStatus.choices, default=LineStatus.ISSUED)
+    # The first date the supplier promised, kept forever for delivery KPIs; later
+    # promises live on the schedule lines and in the history.
+    original_promised_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "PO line"
+        ordering = ["po", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["po", "line_number"], name="po_line_number_unique"),
+            models.CheckConstraint(condition=Q(ordered_quantity__gt=0), name="po_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="po_line_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.po.number}/{self.line_number}"
+
+    @property
+    def extended_value(self) -> Decimal:
+        return self.ordered_quantity * self.unit_price
+
+    def transition_to(self, new_status: str) -> None:
+        LineStatus.check(self.status, new_status, what=f"Line {self.line_number}")
+        self.status = new_status
+
+
+class ScheduleLine(models.Model):
+    """One delivery commitment of a PO line; a split line has several."""
+
+    line = models.ForeignKey(PurchaseOrderLine, on_delete=models.CASCADE, related_name="schedule_lines")
+    schedule_number = models.PositiveSmallIntegerField()
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))])
+    promised_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["line", "schedule_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "schedule_number"], name="schedule_line_number_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="schedule_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line}.{self.schedule_number}"

@@ -1,0 +1,18 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from suppliers.models import Supplier, is_buyer
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    """The signed-in user's role and suppliers, for the navigation bar."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    buyer = is_buyer(user)
+    return {
+        "is_buyer": buyer,
+        # A lazy queryset: evaluated only by pages that show it.
+        "user_suppliers": Supplier.objects.none() if buyer else Supplier.objects.visible_to(user).only("code", "name"),
+    }

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+BUYERS_GROUP = "buyers"
+
+
+class UserManager(DjangoUserManager["User"]):
+    """Users log in with their e-mail address; there is no username."""
+
+    def _create_user_object(self, username: Any, email: str | None, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("Every user needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        return user
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        user = self._create_user_object(None, email, password, **extra)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("e-mail address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email).lower()
+
+
+def is_buyer(user: User | AnonymousUser) -> bool:
+    """Buyers are the distributor's procurement staff: staff users in the buyers group.
+
+    Superusers count as buyers so an administrator sees everything a buyer sees.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if not user.is_staff:
+        return False
+    cached: bool | None = getattr(user, "_is_buyer", None)
+    if cached is None:
+        cached = user.groups.filter(name=BUYERS_GROUP).exists()
+        user._is_buyer = cached  # type: ignore[attr-defined]  # per-request memo
+    return cached
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (use an IANA name such as Europe/Berlin).")
+
+
+supplier_code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9_-]{1,19}$",
+    "Use 2 to 20 capital letters, digits, hyphens or underscores, e.g. ACME.",
+)
+
+
+class SupplierQuerySet(models.QuerySet["Supplier"]):
+    def visible_to(self, user: User | AnonymousUser) -> SupplierQuerySet:
+        if is_buyer(user):
+            return self.all()
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(pk__in=SupplierMembership.objects.supplier_ids_of(user))
+
+
+class Supplier(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on_hold", "On hold"
+        INACTIVE = "inactive", "Inactive"
+
+    code = models.CharField(max_length=20, unique=True, validators=[supplier_code_validator])
+    name = models.CharField(max_length=200)
+    erp_vendor_id = models.CharField("ERP vendor id", max_length=50, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assigned_suppliers",
+        null=True,
+        blank=True,
+        help_text="The buyer responsible for this supplier.",
+    )
+    ack_deadline_hours = models.PositiveIntegerField(
+        "acknowledgement deadline (hours)",
+        null=True,
+        blank=True,
+        help_text="Hours the supplier has to acknowledge a new PO. Empty: the portal default.",
+    )
+    price_tolerance_pct = models.DecimalField(
+        "price tolerance (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Empty: the portal default.",
+    )
+    quantity_tolerance_pct = models.DecimalField(
+        "quantity tolerance (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Empty: the portal default.",
+    )
+    days_early_tolerance = models.PositiveSmallIntegerField(
+        "days early tolerance", null=True, blank=True, help_text="Empty: the portal default."
+    )
+    days_late_tolerance = models.PositiveSmallIntegerField(
+        "days late tolerance", null=True, blank=True, help_text="Empty: the portal default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SupplierQuerySet.as_manager()
+
+    # Users of a supplier on hold still see and answer its orders; an inactive
+    # supplier's users see nothing.
+    ACCESS_STATUSES = (Status.ACTIVE, Status.ON_HOLD)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    @property
+    def effective_ack_deadline_hours(self) -> int:
+        if self.ack_deadline_hours is not None:
+            return self.ack_deadline_hours
+        return int(settings.SUPPLYLINE_ACK_DEADLINE_HOURS)
+
+    @property
+    def tolerances(self) -> Tolerances:
+        defaults: dict[str, Any] = settings.SUPPLYLINE_TOLERANCES
+        return Tolerances(
+            price_pct=_first_set(self.price_tolerance_pct, defaults["price_pct"]),
+            quantity_pct=_first_set(self.quantity_tolerance_pct, defaults["quantity_pct"]),
+            days_early=_first_set(self.days_early_tolerance, defaults["days_early"]),
+            days_late=_first_set(self.days_late_tolerance, defaults["days_late"]),
+        )
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far a supplier's change may go and still be applied without a buyer."""
+
+    price_pct: Decimal
+    quantity_pct: Decimal
+    days_early: int
+    days_late: int
+
+
+def _first_set[T](value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+class MembershipQuerySet(models.QuerySet["SupplierMembership"]):
+    def active(self) -> MembershipQuerySet:
+        return self.filter(is_active=True, supplier__status__in=Supplier.ACCESS_STATUSES)
+
+    def supplier_ids_of(self, user: User | AnonymousUser) -> models.QuerySet[Any]:
+        """Ids of the suppliers a user may act for: the one tenant boundary of the portal."""
+        if not user.is_authenticated:
+            return self.none().values("supplier_id")
+        return self.active().filter(user=user).values("supplier_id")
+
+
+class SupplierMembership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        ORDER_DESK = "order_desk", "Order desk"
+        SHIPPING = "shipping", "Shipping"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.VIEWER)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "supplier"], name="membership_user_supplier_unique")]
+        ordering = ["supplier__code", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.supplier.code} ({self.get_role_display()})"
+
+
+class SupplierItemQuerySet(models.QuerySet["SupplierItem"]):
+    def visible_to(self, user: User | AnonymousUser) -> SupplierItemQuerySet:
+        return self.filter(supplier__in=Supplier.objects.visible_to(user))
+
+
+class SupplierItem(models.Model):
+    """What one supplier sells of one of our items, on which terms."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="supplier_items")
+    item = models.ForeignKey("purchasing.Item", on_delete=models.PROTECT, related_name="supplier_items")
+    supplier_part_number = models.CharField(max_length=50)
+    lead_time_days = models.PositiveSmallIntegerField()
+    minimum_order_quantity = models.DecimalField(
+        max_digits=14, decimal_places=3, default=Decimal(1), validators=[MinValueValidator(Decimal(0))]
+    )
+    price = models.DecimalField(max_digits=14, decimal_places=4, validators=[MinValueValidator(Decimal(0))])
+    currency = models.CharField(max_length=3, default="USD")
+
+    objects = SupplierItemQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "item"], name="supplier_item_unique"),
+            models.UniqueConstraint(fields=["supplier", "supplier_part_number"], name="supplier_part_number_unique"),
+        ]
+        ordering = ["supplier__code", "supplier_part_number"]
+
+    def __str__(self) -> str:
+        return f"{self.supplier.code} {self.supplier_part_number}"

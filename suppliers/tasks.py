@@ -1,0 +1,29 @@
+import smtplib
+
+from celery import shared_task
+from django.contrib.sessions.models import Session
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_email(
+    *, subject: str, body: str, to: list[str], from_email: str | None = None, html: str | None = None
+) -> None:
+    message = EmailMultiAlternatives(subject=subject, body=body, to=to, from_email=from_email)
+    if html:
+        message.attach_alternative(html, "text/html")
+    message.send()
+
+
+@shared_task
+def clear_expired_sessions() -> int:
+    """Delete expired sessions (what `manage.py clearsessions` does), nightly from beat."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

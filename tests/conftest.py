@@ -1,0 +1,90 @@
+"""Named fixtures: Alice works for ACME, Bob for BOLT (the outsider), Charlie is a buyer."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from purchasing.models import PurchaseOrder
+from suppliers.models import Supplier, User
+from tests.factories import (
+    BuyerFactory,
+    PurchaseOrderFactory,
+    PurchaseOrderLineFactory,
+    ScheduleLineFactory,
+    SupplierFactory,
+    SupplierMembershipFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters live in the (Redis) cache: each test starts from none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def buyer(db) -> User:
+    return BuyerFactory.create(email="charlie@example.com")
+
+
+@pytest.fixture
+def supplier(buyer) -> Supplier:
+    return SupplierFactory.create(code="ACME", name="Acme Industrial Supply", buyer=buyer)
+
+
+@pytest.fixture
+def other_supplier(buyer) -> Supplier:
+    return SupplierFactory.create(code="BOLT", name="Bolt & Nut Co", buyer=buyer)
+
+
+@pytest.fixture
+def supplier_user(supplier) -> User:
+    user = UserFactory.create(email="alice@example.com")
+    SupplierMembershipFactory.create(user=user, supplier=supplier)
+    return user
+
+
+@pytest.fixture
+def outsider(other_supplier) -> User:
+    user = UserFactory.create(email="bob@example.com")
+    SupplierMembershipFactory.create(user=user, supplier=other_supplier)
+    return user
+
+
+@pytest.fixture
+def po(supplier) -> PurchaseOrder:
+    """An ACME PO with two lines, the second already promised in two deliveries."""
+    order = PurchaseOrderFactory.create(supplier=supplier, number="PO-100001")
+    PurchaseOrderLineFactory.create(po=order, line_number=10)
+    split = PurchaseOrderLineFactory.create(po=order, line_number=20, ordered_quantity=60)
+    ScheduleLineFactory.create(line=split, schedule_number=1, quantity=40)
+    ScheduleLineFactory.create(line=split, schedule_number=2, quantity=20)
+    return order
+
+
+@pytest.fixture
+def alice_client(client: Client, supplier_user) -> Client:
+    client.force_login(supplier_user)
+    return client
+
+
+@pytest.fixture
+def bob_client(outsider) -> Client:
+    client = Client()
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def buyer_client(buyer) -> Client:
+    client = Client()
+    client.force_login(buyer)
+    return client

@@ -1,0 +1,123 @@
+"""The tenant-isolation matrix: every URL pattern of the project, walked as an outsider.
+
+Bob (a user of BOLT) must get 404 on any URL that names one of ACME's objects,
+and must not see ACME's data on any page that names none. A new URL pattern
+with an argument this file does not know fails the test until a sample value
+is added to SAMPLES, so no route escapes the matrix.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from purchasing.models import PurchaseOrder
+
+pytestmark = pytest.mark.django_db
+
+# URL argument name -> how to name one of ACME's objects in it.
+SAMPLES: dict[str, Callable[[PurchaseOrder], str]] = {
+    "number": lambda po: po.number,
+}
+# Pages that act only on the signed-in user's own account (allauth), or hold no tenant data.
+ACCOUNT_PAGE_PREFIX = "account_"
+PUBLIC = {"healthz"}
+ADMIN_NAMESPACE = "admin"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str | None
+    namespace: str
+    arguments: tuple[str, ...]
+    where: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.namespace}:{self.name}" if self.namespace else str(self.name)
+
+
+def _arguments(pattern: URLPattern | URLResolver) -> tuple[str, ...]:
+    regex = pattern.pattern.regex
+    return tuple(regex.groupindex)
+
+
+def walk(resolver: URLResolver | None = None, namespace: str = "", prefix: str = "") -> Iterator[Route]:
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(filter(None, [namespace, pattern.namespace or ""]))
+            yield from walk(pattern, inner, prefix + str(pattern.pattern))
+        else:
+            route = prefix + str(pattern.pattern)
+            yield Route(pattern.name, namespace, _arguments(pattern), route)
+
+
+def _routes(kind: str) -> list[Route]:
+    def classify(route: Route) -> str:
+        if route.namespace.split(":")[0] == ADMIN_NAMESPACE:
+            return "admin"
+        if route.name in PUBLIC or (route.name or "").startswith(ACCOUNT_PAGE_PREFIX):
+            return "account"
+        return "object" if route.arguments else "list"
+
+    return [route for route in walk() if classify(route) == kind]
+
+
+def _get_or_post(client: Client, url: str):
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url)
+    return response
+
+
+def test_the_walk_finds_the_portals_routes():
+    names = {route.qualified_name for route in walk()}
+    assert {"purchasing:po-list", "purchasing:po-detail", "suppliers:supplier-home", "home"} <= names
+
+
+def test_every_route_argument_has_a_sample():
+    unknown = {(r.where, a) for r in _routes("object") for a in r.arguments if a not in SAMPLES}
+    assert not unknown, f"Add a sample for these URL arguments to tests/test_isolation.py: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("route", _routes("object"), ids=lambda r: r.qualified_name)
+def test_an_outsider_gets_404_on_another_suppliers_objects(route, po, bob_client, alice_client):
+    assert route.name, f"Name the URL pattern {route.where} so the matrix can reverse it."
+    url = reverse(route.qualified_name, kwargs={a: SAMPLES[a](po) for a in route.arguments})
+    assert _get_or_post(alice_client, url).status_code != 404, f"{url} must exist for its own supplier"
+    assert _get_or_post(bob_client, url).status_code == 404, f"{url} must be 404 for another supplier"
+
+
+@pytest.mark.parametrize("route", _routes("list"), ids=lambda r: r.qualified_name)
+def test_an_outsider_never_sees_another_suppliers_data_on_a_page(route, po, bob_client):
+    response = _get_or_post(bob_client, reverse(route.qualified_name))
+    if response.status_code == 302:
+        response = bob_client.get(response["Location"])
+    assert response.status_code in {200, 404}
+    assert po.number.encode() not in response.content
+    assert po.supplier.name.encode() not in response.content
+
+
+# The admin's own sign-in pages are open by design.
+ADMIN_OPEN = {"login", "logout", "password_change_done", "javascript-catalog"}
+ADMIN_ROUTES = [r for r in _routes("admin") if r.name and r.name not in ADMIN_OPEN]
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=lambda r: r.qualified_name)
+def test_the_admin_is_closed_to_supplier_users(route, po, bob_client):
+    kwargs = {a: "purchasing" if a == "app_label" else str(po.pk) for a in route.arguments}
+    response = bob_client.get(reverse(route.qualified_name, kwargs=kwargs))
+    assert response.status_code in {302, 404}
+    if response.status_code == 302:
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize("route", [r for r in _routes("account") if not r.arguments], ids=lambda r: r.qualified_name)
+def test_account_pages_show_nothing_of_another_supplier(route, po, bob_client):
+    response = bob_client.get(reverse(route.qualified_name))
+    assert response.status_code < 500
+    assert po.number.encode() not in response.content
+    assert po.supplier.name.encode() not in response.content

@@ -1,0 +1,52 @@
+"""Behaviour that needs a real Celery worker consuming from the real broker (Redis in `make test`)."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+from django.urls import reverse
+
+from config.celery import QUEUE_NAMES, app
+
+pytestmark = [pytest.mark.django_db, pytest.mark.worker]
+
+
+@pytest.fixture(scope="module")
+def worker():
+    app.control.purge()  # nothing left over from an earlier run
+    with start_worker(
+        app, pool="solo", queues=list(QUEUE_NAMES), perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ) as running:
+        yield running
+
+
+def _wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_password_reset_mail_is_delivered_by_the_worker(
+    worker, client, supplier_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": supplier_user.email})
+    assert response.status_code == 302
+    assert _wait_for(lambda: len(mail.outbox) == 1), "the worker did not send the reset mail"
+    message = mail.outbox[0]
+    assert message.to == [supplier_user.email]
+    assert message.subject.startswith("[Supplyline] ")
+    assert "/accounts/password/reset/key/" in message.body
+
+
+def test_html_alternatives_survive_the_trip_through_the_broker(worker):
+    from suppliers.tasks import send_email
+
+    send_email.delay(subject="Hello", body="plain", to=["x@example.com"], html="<p>rich</p>")
+    assert _wait_for(lambda: any(m.subject == "Hello" for m in mail.outbox))
+    sent = next(m for m in mail.outbox if m.subject == "Hello")
+    assert sent.alternatives[0][0] == "<p>rich</p>"
