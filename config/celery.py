@@ -92,6 +92,10 @@ app.conf.update(
     worker_send_task_events=False,
     task_track_started=False,
     beat_schedule={
+        "sweep-acknowledgement-deadlines": {
+            "task": "purchasing.tasks.sweep_acknowledgement_deadlines",
+            "schedule": timedelta(minutes=5),
+        },
         "clear-expired-sessions": {
             "task": "suppliers.tasks.clear_expired_sessions",
             "schedule": crontab(hour=3, minute=17),

@@ -297,6 +297,12 @@ SUPPLYLINE_TOLERANCES = {
     "days_late": env_int("SUPPLYLINE_DAYS_LATE_TOLERANCE", 2),
 }
 SUPPLYLINE_PAGE_SIZE = env_int("SUPPLYLINE_PAGE_SIZE", 50)
+# Hours before the acknowledgement deadline when suppliers get a reminder.
+SUPPLYLINE_REMINDER_HOURS = env_int("SUPPLYLINE_REMINDER_HOURS", 12)
+# The portal's public address, for links in e-mails.
+SUPPLYLINE_BASE_URL = (
+    env_str("SUPPLYLINE_BASE_URL") if PRODUCTION else env_str("SUPPLYLINE_BASE_URL", "http://127.0.0.1:8000")
+).rstrip("/")
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

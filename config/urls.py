@@ -18,7 +18,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", supplier_views.home, name="home"),
     path("", include("suppliers.urls")),
-    path("pos/", include("purchasing.urls")),
+    path("", include("purchasing.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -1,6 +1,18 @@
 from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
 
-from purchasing.models import Item, PurchaseOrder, PurchaseOrderLine, ScheduleLine, Site
+from purchasing.models import (
+    Acknowledgement,
+    AcknowledgementLine,
+    HistoryEntry,
+    Item,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReasonCode,
+    ScheduleLine,
+    Site,
+)
 
 
 @admin.register(Site)
@@ -62,4 +74,64 @@ class ScheduleLineAdmin(admin.ModelAdmin[ScheduleLine]):
     search_fields = ["line__po__number"]
     list_select_related = ["line__po"]
     raw_id_fields = ["line"]
+    show_full_result_count = False
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin[ReasonCode]):
+    list_display = ["code", "label", "is_active", "sort_order"]
+    list_filter = ["is_active"]
+    list_editable = ["is_active", "sort_order"]
+    search_fields = ["code", "label"]
+
+
+class ReadOnlyAdmin[M: models.Model](admin.ModelAdmin[M]):
+    """Records of what happened: browsable, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return False
+
+
+class AcknowledgementLineInline(admin.TabularInline[AcknowledgementLine, Acknowledgement]):
+    model = AcknowledgementLine
+    extra = 0
+    fields = ("line", "action", "reason_code", "outcome", "breaches", "decided_by", "decided_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Acknowledgement | None = None) -> bool:
+        return False
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ReadOnlyAdmin[Acknowledgement]):
+    list_display = ["po", "revision", "submitted_by", "channel", "submitted_at"]
+    list_filter = ["channel"]
+    search_fields = ["po__number", "submitted_by__email"]
+    list_select_related = ["po", "submitted_by"]
+    inlines = [AcknowledgementLineInline]
+    show_full_result_count = False
+
+
+@admin.register(AcknowledgementLine)
+class AcknowledgementLineAdmin(ReadOnlyAdmin[AcknowledgementLine]):
+    list_display = ["__str__", "action", "outcome", "decided_by", "decided_at"]
+    list_filter = ["outcome", "action"]
+    search_fields = ["line__po__number"]
+    list_select_related = ["line__po", "decided_by"]
+    show_full_result_count = False
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(ReadOnlyAdmin[HistoryEntry]):
+    list_display = ["po", "line_number", "action", "summary", "actor", "channel", "at"]
+    list_filter = ["channel", "action"]
+    search_fields = ["po__number", "summary"]
+    list_select_related = ["po", "actor"]
     show_full_result_count = False

@@ -1,22 +1,35 @@
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from purchasing.models import POStatus, PurchaseOrder, Site
-from suppliers.models import Supplier
+from purchasing.models import POStatus, PurchaseOrder, PurchaseOrderLine, Site
+from suppliers.models import Supplier, SupplierItem
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
+# Inbox tabs: name -> (label, how to narrow the visible POs).
+TABS: dict[str, tuple[str, Q]] = {
+    "awaiting": ("To acknowledge", Q(status__in=PurchaseOrder.AWAITING_ACK_STATUSES)),
+    "new": ("New", Q(status=POStatus.ISSUED)),
+    "changed": ("Changed by buyer", Q(status=POStatus.REVISED)),
+    "overdue": ("Overdue", Q(status__in=PurchaseOrder.AWAITING_ACK_STATUSES)),  # and past due, see filter_tab
+    "pending": ("Pending buyer review", Q(status=POStatus.CHANGES_PENDING)),
+    "open": ("Open", ~Q(status__in=PurchaseOrder.FINAL_STATUSES)),
+}
+# Sort options: name -> (label, keyset ordering; the last key is unique).
+SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "newest": ("Newest first", ("-order_date", "-id")),
+    "oldest": ("Oldest first", ("order_date", "id")),
+    "due": ("Acknowledgement due soonest", ("acknowledgement_due", "id")),
+    "number": ("PO number", ("number", "id")),
+}
+
 
 class PurchaseOrderFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no type hints
-    TABS = (
-        ("awaiting", "Awaiting acknowledgement"),
-        ("overdue", "Acknowledgement overdue"),
-        ("open", "Open"),
+    tab = django_filters.ChoiceFilter(
+        choices=[(k, label) for k, (label, _) in TABS.items()], method="filter_tab", empty_label="All", label="Show"
     )
-
-    tab = django_filters.ChoiceFilter(choices=TABS, method="filter_tab", empty_label="All", label="Show")
-    q = django_filters.CharFilter(method="search", label="Search", help_text="PO number or ERP id")
+    q = django_filters.CharFilter(method="search", label="Search", help_text="PO number, item SKU or your part number")
     status = django_filters.ChoiceFilter(choices=POStatus.choices, empty_label="Any status")
     site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), to_field_name="code", empty_label="Any site")
     supplier = django_filters.ModelChoiceFilter(
@@ -28,10 +41,16 @@ class PurchaseOrderFilter(django_filters.FilterSet):  # type: ignore[misc]  # dj
     ordered_before = django_filters.DateFilter(
         field_name="order_date", lookup_expr="lte", label="Ordered on or before", widget=DATE_INPUT
     )
+    due_before = django_filters.DateFilter(
+        field_name="acknowledgement_due", lookup_expr="date__lte", label="Acknowledge by", widget=DATE_INPUT
+    )
+    sort = django_filters.ChoiceFilter(
+        choices=[(k, label) for k, (label, _) in SORTS.items()], method="no_op", empty_label=None, label="Sort"
+    )
 
     class Meta:
         model = PurchaseOrder
-        fields = ["tab", "q", "status", "site", "supplier", "ordered_after", "ordered_before"]
+        fields = ["tab", "q", "status", "site", "supplier", "ordered_after", "ordered_before", "due_before", "sort"]
 
     def __init__(self, *args: object, suppliers: QuerySet[Supplier] | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -41,17 +60,39 @@ class PurchaseOrderFilter(django_filters.FilterSet):  # type: ignore[misc]  # dj
         else:
             self.filters["supplier"].queryset = suppliers
 
+    @property
+    def ordering(self) -> tuple[str, ...]:
+        sort = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
+        return SORTS.get(sort or "newest", SORTS["newest"])[1]
+
+    def without_tab(self) -> QuerySet[PurchaseOrder]:
+        """The filtered POs before the tab narrows them: what the tab counts count."""
+        queryset: QuerySet[PurchaseOrder] = self.queryset
+        for name, value in self.form.cleaned_data.items():
+            if name != "tab":
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def filter_tab(self, queryset: QuerySet[PurchaseOrder], name: str, value: str) -> QuerySet[PurchaseOrder]:
+        if value == "overdue":
+            return queryset.acknowledgement_overdue()  # type: ignore[attr-defined,no-any-return]
+        if value in TABS:
+            return queryset.filter(TABS[value][1])
+        return queryset
+
     def search(self, queryset: QuerySet[PurchaseOrder], name: str, value: str) -> QuerySet[PurchaseOrder]:
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(number__istartswith=value) | Q(erp_id__iexact=value))
+        lines = PurchaseOrderLine.objects.filter(po=OuterRef("pk"))
+        by_item = lines.filter(item__sku__iexact=value)
+        part_numbers = SupplierItem.objects.filter(
+            supplier=OuterRef("po__supplier"), supplier_part_number__iexact=value
+        ).values("item_id")
+        by_part_number = lines.filter(item_id__in=part_numbers)
+        return queryset.filter(
+            Q(number__istartswith=value) | Q(erp_id__iexact=value) | Exists(by_item) | Exists(by_part_number)
+        )
 
-    def filter_tab(self, queryset: QuerySet[PurchaseOrder], name: str, value: str) -> QuerySet[PurchaseOrder]:
-        if value == "awaiting":
-            return queryset.awaiting_acknowledgement()  # type: ignore[attr-defined,no-any-return]
-        if value == "overdue":
-            return queryset.acknowledgement_overdue()  # type: ignore[attr-defined,no-any-return]
-        if value == "open":
-            return queryset.open()  # type: ignore[attr-defined,no-any-return]
+    def no_op(self, queryset: QuerySet[PurchaseOrder], name: str, value: str) -> QuerySet[PurchaseOrder]:
         return queryset

@@ -84,8 +84,9 @@ class POStatus(StatusMachine):
 
 _PO_TRANSITIONS: dict[str, frozenset[str]] = {
     POStatus.ISSUED: frozenset({POStatus.ACKNOWLEDGED, POStatus.CHANGES_PENDING, POStatus.REVISED, POStatus.CANCELLED}),
+    # Revised -> issued: a change order cancels the changed lines while a line sent back by the buyer still waits.
     POStatus.REVISED: frozenset(
-        {POStatus.ACKNOWLEDGED, POStatus.CHANGES_PENDING, POStatus.REVISED, POStatus.CANCELLED}
+        {POStatus.ISSUED, POStatus.ACKNOWLEDGED, POStatus.CHANGES_PENDING, POStatus.REVISED, POStatus.CANCELLED}
     ),
     POStatus.CHANGES_PENDING: frozenset({POStatus.ISSUED, POStatus.ACKNOWLEDGED, POStatus.REVISED, POStatus.CANCELLED}),
     POStatus.ACKNOWLEDGED: frozenset(
@@ -188,6 +189,9 @@ class PurchaseOrder(models.Model):
     order_date = models.DateField()
     acknowledgement_due = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Set once by the deadline sweep, so each reminder and overdue notice goes out once per deadline.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -243,6 +247,9 @@ class PurchaseOrderLine(models.Model):
     # The first date the supplier promised, kept forever for delivery KPIs; later
     # promises live on the schedule lines and in the history.
     original_promised_date = models.DateField(null=True, blank=True)
+    # What the last change order changed on this line, {field: [old, new]}, shown
+    # to the supplier until the line is acknowledged again.
+    revision_changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -261,6 +268,14 @@ class PurchaseOrderLine(models.Model):
     @property
     def extended_value(self) -> Decimal:
         return self.ordered_quantity * self.unit_price
+
+    @property
+    def is_awaiting_answer(self) -> bool:
+        return self.status in (LineStatus.ISSUED, LineStatus.REVISED)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (LineStatus.RECEIVED, LineStatus.CLOSED, LineStatus.CANCELLED)
 
     def transition_to(self, new_status: str) -> None:
         LineStatus.check(self.status, new_status, what=f"Line {self.line_number}")
@@ -286,3 +301,107 @@ class ScheduleLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line}.{self.schedule_number}"
+
+
+class ReasonCode(models.Model):
+    """Why a supplier rejects a line: a list the buyers manage in the admin."""
+
+    code = models.CharField(max_length=30, unique=True)
+    label = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    API = "api", "API"
+    EDI = "edi", "EDI"
+    CSV = "csv", "CSV"
+    ERP = "erp", "ERP"
+    SYSTEM = "system", "Supplyline"
+
+
+class Acknowledgement(models.Model):
+    """A supplier's answer to one revision of a PO: one AcknowledgementLine per line answered."""
+
+    po = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="acknowledgements")
+    revision = models.PositiveIntegerField()
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="acknowledgements"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    note = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Acknowledgement of {self.po.number} rev {self.revision}"
+
+
+class AcknowledgementLine(models.Model):
+    """The answer for one line. One outside tolerance, or a rejection, is a proposal for the buyer."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        REJECT = "reject", "Reject"
+        CHANGE = "change", "Change"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        PENDING = "pending", "Pending buyer review"
+        APPROVED = "approved", "Approved by buyer"
+        DECLINED = "declined", "Declined by buyer"
+        SUPERSEDED = "superseded", "Superseded by a change order"
+
+    acknowledgement = models.ForeignKey(Acknowledgement, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(PurchaseOrderLine, on_delete=models.CASCADE, related_name="answers")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reason_code = models.ForeignKey(ReasonCode, on_delete=models.PROTECT, null=True, blank=True)
+    note = models.TextField(blank=True)
+    # The line as it was, and as the supplier proposes it (quantity, unit price,
+    # deliveries as [{"quantity": "40", "date": "2026-12-01"}, ...]).
+    before = models.JSONField()
+    proposed = models.JSONField()
+    breaches = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["line__line_number"]
+        indexes = [models.Index(fields=["outcome", "id"], name="ack_line_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.line} {self.get_action_display()} ({self.get_outcome_display()})"
+
+
+class HistoryEntry(models.Model):
+    """One step of a PO's history timeline: who did what, when, through which channel."""
+
+    po = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="history")
+    line_number = models.PositiveIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    action = models.CharField(max_length=40)
+    summary = models.TextField()
+    changes = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "history entries"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["po", "-at"], name="history_po_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.po.number}: {self.summary}"

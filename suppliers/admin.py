@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from suppliers.models import Supplier, SupplierItem, SupplierMembership, User
+from suppliers.models import NotificationOptOut, Supplier, SupplierItem, SupplierMembership, User
 
 
 class MembershipInline(admin.TabularInline[SupplierMembership, Supplier]):
@@ -65,3 +65,11 @@ class SupplierItemAdmin(admin.ModelAdmin[SupplierItem]):
     search_fields = ["supplier_part_number", "item__sku", "supplier__code"]
     list_select_related = ["supplier", "item"]
     autocomplete_fields = ["supplier", "item"]
+
+
+@admin.register(NotificationOptOut)
+class NotificationOptOutAdmin(admin.ModelAdmin[NotificationOptOut]):
+    list_display = ["user", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]

@@ -265,3 +265,30 @@ class SupplierItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supplier.code} {self.supplier_part_number}"
+
+
+class NotificationKind(models.TextChoices):
+    PO_NEW = "po_new", "New purchase order"
+    PO_CHANGED = "po_changed", "Purchase order changed by the buyer"
+    PROPOSAL_DECIDED = "proposal_decided", "Buyer decided on a proposal"
+    ACK_REMINDER = "ack_reminder", "Acknowledgement due soon or overdue"
+
+
+# Which roles receive which mail; each user may opt out per kind.
+NOTIFIED_ROLES: dict[str, tuple[str, ...]] = {
+    NotificationKind.PO_NEW: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
+    NotificationKind.PO_CHANGED: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
+    NotificationKind.PROPOSAL_DECIDED: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
+    NotificationKind.ACK_REMINDER: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
+}
+
+
+class NotificationOptOut(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_opt_outs")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="opt_out_user_kind_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} opted out of {self.get_kind_display()}"

@@ -1,10 +1,14 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from config.http import AuthedRequest
 from purchasing import selectors
-from suppliers.models import Supplier, is_buyer
+from suppliers import services
+from suppliers.forms import NotificationSettingsForm
+from suppliers.models import NotificationKind, NotificationOptOut, Supplier, is_buyer
 
 
 @require_GET
@@ -39,3 +43,18 @@ def buyer_home(request: HttpRequest) -> HttpResponse:
         "my_supplier_count": Supplier.objects.filter(buyer_id=request.user.pk).count(),
     }
     return render(request, "suppliers/buyer_home.html", context)
+
+
+@login_required
+def notification_settings(request: AuthedRequest) -> HttpResponse:
+    """Each user chooses which kinds of e-mail they get."""
+    if request.method == "POST":
+        form = NotificationSettingsForm(request.POST)
+        if form.is_valid():
+            services.notification_preferences_set(user=request.user, wanted=form.cleaned_data["wanted"])
+            messages.success(request, "Your e-mail settings are saved.")
+            return redirect("suppliers:notification-settings")
+    else:
+        opted_out = set(NotificationOptOut.objects.filter(user=request.user).values_list("kind", flat=True))
+        form = NotificationSettingsForm(initial={"wanted": [k for k in NotificationKind.values if k not in opted_out]})
+    return render(request, "suppliers/notification_settings.html", {"form": form})

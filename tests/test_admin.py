@@ -7,7 +7,7 @@ from django.urls import reverse
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-MODELS = [model for model in admin.site._registry if model._meta.app_label in {"suppliers", "purchasing"}]
+MODELS = [m for m in admin.site._registry if m._meta.app_label in {"suppliers", "purchasing", "planning_sync"}]
 
 
 @pytest.fixture
@@ -26,7 +26,18 @@ def test_every_model_lists_searches_and_adds(staff_client, po, model):
     assert model_admin.search_fields, f"{model.__name__} admin needs search_fields"
     assert staff_client.get(_url(model, "changelist")).status_code == 200
     assert staff_client.get(_url(model, "changelist"), {"q": "PO"}).status_code == 200
-    assert staff_client.get(_url(model, "add")).status_code == 200
+    can_add = model_admin.has_add_permission(staff_client.get(_url(model, "changelist")).wsgi_request)
+    assert staff_client.get(_url(model, "add")).status_code == (200 if can_add else 403)
+
+
+@pytest.mark.parametrize("name", ["OutboxEvent", "HistoryEntry", "Acknowledgement", "AcknowledgementLine"])
+def test_records_of_what_happened_are_read_only_in_the_admin(staff_client, name):
+    model = next(m for m in MODELS if m.__name__ == name)
+    request = staff_client.get(_url(model, "changelist")).wsgi_request
+    model_admin = admin.site._registry[model]
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
 
 
 def test_a_po_opens_in_the_admin_with_its_lines(staff_client, po):

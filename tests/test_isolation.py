@@ -6,20 +6,26 @@ with an argument this file does not know fails the test until a sample value
 is added to SAMPLES, so no route escapes the matrix.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from purchasing.models import PurchaseOrder
+from purchasing import services
+from purchasing.services import LineDecision
 
 pytestmark = pytest.mark.django_db
 
-# URL argument name -> how to name one of ACME's objects in it.
-SAMPLES: dict[str, Callable[[PurchaseOrder], str]] = {
-    "number": lambda po: po.number,
+# URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
+SAMPLES = ("number", "pk")
+# Routes only buyers may use: a supplier gets 404 on them, even for its own objects.
+BUYER_ONLY = {
+    "purchasing:po-change-order",
+    "purchasing:proposal-decide",
+    "purchasing:proposal-list",
+    "suppliers:buyer-home",
 }
 # Pages that act only on the signed-in user's own account (allauth), or hold no tenant data.
 ACCOUNT_PAGE_PREFIX = "account_"
@@ -78,27 +84,46 @@ def test_the_walk_finds_the_portals_routes():
     assert {"purchasing:po-list", "purchasing:po-detail", "suppliers:supplier-home", "home"} <= names
 
 
+@pytest.fixture
+def acme(po, supplier_user) -> dict[str, str]:
+    """One of each of ACME's objects that a URL can name: its PO, and a proposal on it."""
+    ack = services.acknowledgement_submit(
+        po=po,
+        by=supplier_user,
+        decisions=[LineDecision(10, "reject", reason_code="OUT_OF_STOCK"), LineDecision(20, "accept")],
+        channel="web",
+        expected_version=po.version,
+    )
+    return {"number": po.number, "pk": str(ack.lines.get(action="reject").pk)}
+
+
 def test_every_route_argument_has_a_sample():
     unknown = {(r.where, a) for r in _routes("object") for a in r.arguments if a not in SAMPLES}
     assert not unknown, f"Add a sample for these URL arguments to tests/test_isolation.py: {sorted(unknown)}"
 
 
 @pytest.mark.parametrize("route", _routes("object"), ids=lambda r: r.qualified_name)
-def test_an_outsider_gets_404_on_another_suppliers_objects(route, po, bob_client, alice_client):
+def test_an_outsider_gets_404_on_another_suppliers_objects(route, acme, bob_client, alice_client, buyer_client):
     assert route.name, f"Name the URL pattern {route.where} so the matrix can reverse it."
-    url = reverse(route.qualified_name, kwargs={a: SAMPLES[a](po) for a in route.arguments})
-    assert _get_or_post(alice_client, url).status_code != 404, f"{url} must exist for its own supplier"
+    url = reverse(route.qualified_name, kwargs={a: acme[a] for a in route.arguments})
+    owner = buyer_client if route.qualified_name in BUYER_ONLY else alice_client
+    assert _get_or_post(owner, url).status_code != 404, f"{url} must exist for its owner"
     assert _get_or_post(bob_client, url).status_code == 404, f"{url} must be 404 for another supplier"
+    if route.qualified_name in BUYER_ONLY:
+        assert _get_or_post(alice_client, url).status_code == 404, f"{url} is for buyers only"
 
 
 @pytest.mark.parametrize("route", _routes("list"), ids=lambda r: r.qualified_name)
-def test_an_outsider_never_sees_another_suppliers_data_on_a_page(route, po, bob_client):
+def test_an_outsider_never_sees_another_suppliers_data_on_a_page(route, acme, po, bob_client, alice_client):
+    if route.qualified_name in BUYER_ONLY:
+        assert _get_or_post(alice_client, reverse(route.qualified_name)).status_code == 404, "for buyers only"
     response = _get_or_post(bob_client, reverse(route.qualified_name))
     if response.status_code == 302:
         response = bob_client.get(response["Location"])
     assert response.status_code in {200, 404}
-    assert po.number.encode() not in response.content
-    assert po.supplier.name.encode() not in response.content
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert po.number.encode() not in body
+    assert po.supplier.name.encode() not in body
 
 
 # The admin's own sign-in pages are open by design.

@@ -18,6 +18,7 @@ PROD_SECRETS = {
     "DJANGO_ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/supplyline",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "SUPPLYLINE_BASE_URL": "https://portal.example.com",
 }
 
 
@@ -74,7 +75,9 @@ def test_database_and_redis_urls_switch_to_the_real_services():
     assert "redis://cache.internal:6379/2" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "SUPPLYLINE_BASE_URL"]
+)
 def test_production_refuses_to_start_without_its_secrets(missing):
     env = {k: v for k, v in PROD_SECRETS.items() if k != missing}
     result = _settings_in_subprocess(env, "s.DEBUG")

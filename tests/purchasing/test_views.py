@@ -18,6 +18,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("purchasing:po-list")
+pytestmark = pytest.mark.django_db
 
 
 def _numbers(response) -> set[str]:
@@ -94,7 +95,7 @@ def test_an_empty_list_says_so(alice_client):
 def test_htmx_requests_get_only_the_table(alice_client, po):
     response = alice_client.get(LIST, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert b'<div id="po-table">' in response.content
+    assert b'<div id="po-results">' in response.content
     assert b"<html" not in response.content
     assert po.number.encode() in response.content
 
@@ -152,7 +153,7 @@ def test_the_detail_shows_lines_and_promised_deliveries(alice_client, po):
     assert "40 · " in body
     assert "20 · " in body
     assert "No delivery promised yet" in body
-    assert "Please acknowledge this purchase order by" in body
+    assert "Please acknowledge it by" in body
 
 
 def test_the_detail_runs_the_same_queries_however_many_lines(alice_client, po):

@@ -16,7 +16,20 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from purchasing.models import Item, LineStatus, POStatus, PurchaseOrder, PurchaseOrderLine, ScheduleLine, Site
+from purchasing.models import (
+    Acknowledgement,
+    AcknowledgementLine,
+    Channel,
+    HistoryEntry,
+    Item,
+    LineStatus,
+    POStatus,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ScheduleLine,
+    Site,
+)
+from purchasing.rules import Delivery, LineTerms, tolerance_breaches
 from suppliers.models import Supplier, SupplierItem, SupplierMembership, User
 from tests.factories import (
     BuyerFactory,
@@ -182,6 +195,34 @@ class DemoLoader:
         lines = [line for po in orders for line in self.build_lines(po, catalog[po.supplier_id])]
         lines = PurchaseOrderLine.objects.bulk_create(lines)
         ScheduleLine.objects.bulk_create([s for line in lines for s in self.build_schedule(line)])
+        HistoryEntry.objects.bulk_create(
+            HistoryEntry(po=po, channel=Channel.ERP, action="issued", summary="Issued from the ERP.") for po in orders
+        )
+        self.make_proposals([line for line in lines if line.status == LineStatus.CHANGES_PENDING])
+
+    def make_proposals(self, lines: list[PurchaseOrderLine]) -> None:
+        """Price proposals beyond tolerance on the lines waiting for a buyer, as a supplier would send them."""
+        for line in lines:
+            po = line.po
+            current = LineTerms(
+                line.ordered_quantity, line.unit_price, (Delivery(line.ordered_quantity, line.need_by_date),)
+            )
+            proposed = LineTerms(
+                current.quantity, (line.unit_price * Decimal("1.08")).quantize(Decimal("0.01")), current.deliveries
+            )
+            ack = Acknowledgement.objects.create(po=po, revision=po.revision, channel=Channel.WEB)
+            AcknowledgementLine.objects.create(
+                acknowledgement=ack,
+                line=line,
+                action=AcknowledgementLine.Action.CHANGE,
+                note="Raw material surcharge since last quarter.",
+                before=current.as_json(),
+                proposed=proposed.as_json(),
+                breaches=tolerance_breaches(
+                    current=current, proposed=proposed, need_by=line.need_by_date, tolerances=po.supplier.tolerances
+                ),
+                outcome=AcknowledgementLine.Outcome.PENDING,
+            )
 
     def build_po(self, number: int, supplier: Supplier, status: str, sites: list[Site]) -> PurchaseOrder:
         awaiting = status in PurchaseOrder.AWAITING_ACK_STATUSES
@@ -222,9 +263,16 @@ class DemoLoader:
                     need_by_date=need_by,
                     status=status,
                     original_promised_date=None if status in UNPROMISED else promised,
+                    revision_changes=self.buyer_change(status, need_by),
                 )
             )
         return lines
+
+    def buyer_change(self, status: str, need_by: dt.date) -> dict[str, list[str]]:
+        """What a buyer's change order changed on a revised line: here, the need-by date moved a week."""
+        if status != LineStatus.REVISED:
+            return {}
+        return {"need_by_date": [(need_by - dt.timedelta(days=7)).isoformat(), need_by.isoformat()]}
 
     def build_schedule(self, line: PurchaseOrderLine) -> list[ScheduleLine]:
         """Promised deliveries of a line the supplier has answered; some lines are split in two."""
