@@ -28,7 +28,7 @@ from purchasing.forms import (
     apply_service_errors,
 )
 from purchasing.models import AcknowledgementLine, Channel, PurchaseOrder
-from suppliers.models import Supplier, is_buyer
+from suppliers.models import Supplier, is_buyer, is_purchasing_manager
 
 EXPORT_COLUMNS = [
     "PO number",
@@ -259,7 +259,7 @@ def _buyer_only(request: AuthedRequest) -> None:
 @login_required
 def proposal_list(request: AuthedRequest) -> HttpResponse:
     _buyer_only(request)
-    default = "all" if request.user.is_superuser else "mine"
+    default = "all" if is_purchasing_manager(request.user) else "mine"
     scope = request.GET.get("scope", default)
     scope = scope if scope in ("mine", "all") else default
     queryset = selectors.proposal_queue(user=request.user, scope=scope)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 BUYERS_GROUP = "buyers"
+# Buyers who oversee other buyers' suppliers: their queues show every supplier by default.
+MANAGERS_GROUP = "purchasing managers"
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -85,6 +87,12 @@ def is_buyer(user: User | AnonymousUser) -> bool:
         cached = user.groups.filter(name=BUYERS_GROUP).exists()
         user._is_buyer = cached  # type: ignore[attr-defined]  # per-request memo
     return cached
+
+
+def is_purchasing_manager(user: User | AnonymousUser) -> bool:
+    if not is_buyer(user):
+        return False
+    return user.is_superuser or user.groups.filter(name=MANAGERS_GROUP).exists()
 
 
 def validate_timezone(value: str) -> None:

@@ -405,6 +405,17 @@ def test_the_queue_defaults_to_the_buyers_own_suppliers(client, proposal):
     assert len(client.get(reverse("purchasing:proposal-list"), {"scope": "all"}).context["page"].items) == 1
 
 
+def test_a_purchasing_manager_sees_every_supplier_by_default(client, proposal):
+    from django.contrib.auth.models import Group
+
+    manager = UserFactory(is_staff=True)
+    manager.groups.add(Group.objects.get(name="buyers"), Group.objects.get(name="purchasing managers"))
+    client.force_login(manager)
+    response = client.get(reverse("purchasing:proposal-list"))
+    assert response.context["scope"] == "all"
+    assert [a.pk for a in response.context["page"].items] == [proposal.pk]
+
+
 def test_a_supplier_cannot_open_the_queue_or_decide(alice_client, proposal):
     assert alice_client.get(reverse("purchasing:proposal-list")).status_code == 404
     url = reverse("purchasing:proposal-decide", args=[proposal.pk])

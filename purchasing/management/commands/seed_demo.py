@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import factory.random
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +31,7 @@ from purchasing.models import (
     Site,
 )
 from purchasing.rules import Delivery, LineTerms, tolerance_breaches
-from suppliers.models import Supplier, SupplierItem, SupplierMembership, User
+from suppliers.models import MANAGERS_GROUP, Supplier, SupplierItem, SupplierMembership, User
 from tests.factories import (
     BuyerFactory,
     ItemFactory,
@@ -124,10 +125,9 @@ class DemoLoader:
         UserFactory.create(
             email="admin@example.com", first_name="Ada", last_name="Admin", is_staff=True, is_superuser=True
         )
-        return [
-            BuyerFactory.create(email="buyer@example.com", first_name="Bea", last_name="Buyer"),
-            BuyerFactory.create(email="lee.buyer@example.com", first_name="Lee", last_name="Okafor"),
-        ]
+        lee = BuyerFactory.create(email="lee.buyer@example.com", first_name="Lee", last_name="Okafor")
+        lee.groups.add(Group.objects.get_or_create(name=MANAGERS_GROUP)[0])  # oversees every supplier
+        return [BuyerFactory.create(email="buyer@example.com", first_name="Bea", last_name="Buyer"), lee]
 
     def make_items(self) -> list[Item]:
         uoms = ["EA", "EA", "EA", "BX", "CS", "M", "KG"]
