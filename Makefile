@@ -4,12 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+SANDBOX_PORT ?= 8100
+export SANDBOX_PORT
 # The suite runs against the real services on this machine; it creates its own test database.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/supplyline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install browser run test lint fmt check-deploy clean
+.PHONY: install browser run test bench lint fmt check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +41,22 @@ run: install
 	@echo "    acme.shipping@example.com  supplier ACME, shipping"
 	@echo "    bolt@example.com           supplier BOLT, admin"
 	@echo "    admin@example.com          staff superuser, /admin/"
-	@echo "  Ctrl-C stops the web server, the Celery worker and beat."
+	@echo "  The sandbox ERP and planning system listen on http://127.0.0.1:$(SANDBOX_PORT)/ (ledger: /erp/ledger)."
+	@echo "  Ctrl-C stops the web server, the Celery worker, beat and the sandbox."
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
 
 test: install browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 $(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks report numbers; they are not tests and never fail on them.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/supplyline_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
+bench: install
+	@psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS supplyline_bench" && \
+	  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE supplyline_bench"
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) LOG_LEVEL=WARNING \
+	  $(BIN)/python -m tests.bench.bench_delivery_latency
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,6 +74,7 @@ app.conf.update(
     task_default_exchange="default",
     task_default_routing_key="default",
     # The first matching pattern wins: imports go to bulk even from planning_sync.
+    # The dispatcher's wake-ups name their queue by priority (planning_sync.tasks).
     task_routes=[
         {"*.tasks.import_*": {"queue": "bulk"}},
         {"planning_sync.tasks.*": {"queue": "critical"}},
@@ -92,6 +93,15 @@ app.conf.update(
     worker_send_task_events=False,
     task_track_started=False,
     beat_schedule={
+        # The outbox's safety net: rows are the truth, messages only wake-ups.
+        "sweep-deliveries": {
+            "task": "planning_sync.tasks.sweep_deliveries",
+            "schedule": timedelta(seconds=settings.PLANNING_SYNC_SWEEP_S),
+        },
+        "import-feeds": {
+            "task": "planning_sync.tasks.import_feeds",
+            "schedule": timedelta(seconds=settings.PLANNING_SYNC_PULL_S),
+        },
         "sweep-acknowledgement-deadlines": {
             "task": "purchasing.tasks.sweep_acknowledgement_deadlines",
             "schedule": timedelta(minutes=5),

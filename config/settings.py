@@ -304,12 +304,42 @@ SUPPLYLINE_BASE_URL = (
     env_str("SUPPLYLINE_BASE_URL") if PRODUCTION else env_str("SUPPLYLINE_BASE_URL", "http://127.0.0.1:8000")
 ).rstrip("/")
 
+# --- Integration engine (planning_sync) ------------------------------------
+PLANNING_SYNC = {
+    # A claimed delivery whose worker died is claimed again after this; above any connector timeout.
+    "lease_s": env_int("PLANNING_SYNC_LEASE_S", 30),
+    "batch": env_int("PLANNING_SYNC_BATCH", 20),
+    "retry_base_s": float(env_decimal("PLANNING_SYNC_RETRY_BASE_S", "0.5")),
+    "retry_cap_s": float(env_decimal("PLANNING_SYNC_RETRY_CAP_S", "300")),
+    "circuit_threshold": env_int("PLANNING_SYNC_CIRCUIT_THRESHOLD", 5),
+    "circuit_cooldown_s": float(env_decimal("PLANNING_SYNC_CIRCUIT_COOLDOWN_S", "10")),
+}
+PLANNING_SYNC_SWEEP_S = env_int("PLANNING_SYNC_SWEEP_S", 2)
+# How often connectors with `pull_feeds` are asked for ERP and planning changes.
+PLANNING_SYNC_PULL_S = env_int("PLANNING_SYNC_PULL_S", 60)
+# Where the built-in sandbox ERP and planning system listen (`manage.py run_sandbox`); the demo's
+# connectors point at it.
+SUPPLYLINE_SANDBOX_URL = env_str("SUPPLYLINE_SANDBOX_URL", f"http://127.0.0.1:{env_int('SANDBOX_PORT', 8100)}")
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
 # --- Logging ----------------------------------------------------------------
+# JSON lines carry the event id and PO number of every outbox step, so one change
+# can be followed from the request to the ERP; plain text reads better on a dev console.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from planning_sync.metrics import metrics_view
 from suppliers import views as supplier_views
 
 admin.site.site_header = "Supplyline administration"
@@ -22,4 +23,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("integration/", include("planning_sync.urls")),
+    path("monitor/", include("planning_sync.monitor_urls")),
+    path("metrics", metrics_view, name="metrics"),
 ]

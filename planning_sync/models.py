@@ -1,14 +1,16 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 
 
 class OutboxEvent(models.Model):
     """A fact recorded in the same transaction as the change it describes (the transactional outbox).
 
     Rows are written only through ``planning_sync.outbox.record_event`` and never
-    updated; the integration engine delivers them to the connectors.
+    updated; deliveries carry them to the connectors.
     """
 
     class Priority(models.IntegerChoices):
@@ -40,3 +42,134 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.subject}"
+
+
+slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{1,49}$", "Use 2 to 50 lowercase letters, digits and hyphens.")
+
+
+class Connector(models.Model):
+    """An external system we send events to (and, for some kinds, read feeds from)."""
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "Closed (healthy)"
+        OPEN = "open", "Open (paused after failures)"
+        HALF_OPEN = "half_open", "Half open (probing)"
+
+    name = models.CharField(max_length=50, unique=True, validators=[slug_validator])
+    kind = models.CharField(max_length=30, help_text="Which connector class talks to the system (the registry key).")
+    description = models.CharField(max_length=200, blank=True)
+    is_enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Settings of this kind, validated on save.")
+    timeout_s = models.FloatField("timeout (seconds)", default=5.0, validators=[MinValueValidator(0.1)])
+    rate_per_s = models.FloatField("rate limit (calls per second)", default=50.0, validators=[MinValueValidator(0.1)])
+    burst = models.PositiveIntegerField(default=100)
+    max_attempts = models.PositiveIntegerField(default=12, validators=[MinValueValidator(1)])
+    # Inbound feeds: a token the system presents when it pushes to us, and where a pull left off.
+    inbound_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    pull_cursor = models.CharField(max_length=100, blank=True)
+    circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    """Which event types a connector gets: an exact type, or a prefix ending in ``*``."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="subscriptions")
+    event_type = models.CharField(
+        max_length=100, help_text="e.g. supplyline.po.acknowledged.v1, or supplyline.po.* for every PO event"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connector", "event_type"], name="subscription_unique")]
+        ordering = ["connector__name", "event_type"]
+
+    def __str__(self) -> str:
+        return f"{self.connector.name} ← {self.event_type}"
+
+    def matches(self, event_type: str) -> bool:
+        if self.event_type.endswith("*"):
+            return event_type.startswith(self.event_type[:-1])
+        return event_type == self.event_type
+
+
+class Delivery(models.Model):
+    """One attempt-tracked send of one event to one connector. These rows, not Celery messages, hold the work."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_FLIGHT = "in_flight", "In flight"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead letter"
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.PROTECT, related_name="deliveries")
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="deliveries")
+    # Copied from the event so the claim query orders and holds back per aggregate without a join.
+    aggregate_key = models.CharField(max_length=100)
+    priority = models.PositiveSmallIntegerField(default=OutboxEvent.Priority.DEFAULT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    replays = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["event", "connector"], name="delivery_event_connector_unique")]
+        indexes = [
+            # The claim: due work, oldest event first. Partial, so it stays small however many are delivered.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due_idx",
+                condition=Q(status__in=["pending", "failed", "in_flight"]),
+            ),
+            # The per-aggregate hold-back check and the monitor's backlog per connector.
+            models.Index(
+                fields=["connector", "aggregate_key", "event"],
+                name="delivery_aggregate_idx",
+                condition=Q(status__in=["pending", "failed", "in_flight"]),
+            ),
+            models.Index(fields=["connector", "status", "delivered_at"], name="delivery_monitor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.connector} ({self.status})"
+
+
+class InboundRecord(models.Model):
+    """A record from an inbound feed that could not be applied: kept with its error until fixed or resent."""
+
+    class Feed(models.TextChoices):
+        PURCHASE_ORDERS = "purchase_orders", "ERP purchase orders"
+        RECEIPTS = "receipts", "ERP receipts"
+        INVENTORY = "inventory", "ERP on-hand inventory"
+        DEMAND = "demand", "Planning demand"
+        SAFETY_STOCK = "safety_stock", "Planning safety stock"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="quarantine", null=True)
+    feed = models.CharField(max_length=20, choices=Feed.choices)
+    external_id = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField()
+    error = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["feed", "-received_at"], name="inbound_feed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_feed_display()} {self.external_id}: {self.error[:60]}"

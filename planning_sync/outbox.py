@@ -1,11 +1,14 @@
 """The one function through which domain apps touch the integration layer."""
 
+import logging
 from typing import Any
 
 from django.db import models, transaction
+from django.utils import timezone
 
-from planning_sync.models import OutboxEvent
+from planning_sync.models import Delivery, OutboxEvent, Subscription
 
+logger = logging.getLogger("supplyline.outbox")
 EVENT_NAMESPACE = "supplyline"
 CHANNELS = ("web", "api", "edi", "csv", "erp", "system")
 
@@ -19,21 +22,23 @@ def record_event(
     channel: str = "system",
     critical: bool = False,
 ) -> OutboxEvent:
-    """Record that something happened, in the caller's transaction.
+    """Record that something happened, in the caller's transaction, with a delivery per subscribed connector.
 
     ``type`` is the short name (``po.acknowledged``); the stored type is namespaced
     and versioned (``supplyline.po.acknowledged.v1``). ``critical`` marks a
     supplier commitment the ERP must get first. The subject's aggregate is
     its purchase order where it has one, so one PO's events keep their order.
     Raises if called outside a transaction: an event without its change, or a
-    change without its event, is what the outbox exists to prevent.
+    change without its event, is what the outbox exists to prevent. Once the
+    transaction commits, a dispatcher is woken so delivery does not wait for
+    the periodic sweep (which still picks up anything a lost wake-up left).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must be called inside the transaction that makes the change.")
     if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}.")
     subject_type, key = _subject_key(subject)
-    return OutboxEvent.objects.create(
+    event = OutboxEvent.objects.create(
         type=f"{EVENT_NAMESPACE}.{type}.v1",
         subject_type=subject_type,
         subject=key,
@@ -43,6 +48,34 @@ def record_event(
         channel=channel,
         priority=OutboxEvent.Priority.CRITICAL if critical else OutboxEvent.Priority.DEFAULT,
     )
+    deliveries = fan_out(event)
+    logger.info(
+        "event recorded",
+        extra={"event_id": str(event.event_id), "event_type": event.type, "subject": key, "deliveries": deliveries},
+    )
+    if deliveries:
+        from planning_sync import tasks  # the task module imports the engine, which imports this module
+
+        transaction.on_commit(lambda: tasks.wake_dispatcher(event.priority), robust=True)
+    return event
+
+
+def fan_out(event: OutboxEvent) -> int:
+    """One pending delivery per active subscription of an enabled connector that wants this type."""
+    subscriptions = Subscription.objects.filter(is_active=True, connector__is_enabled=True).select_related("connector")
+    connectors = {s.connector_id for s in subscriptions if s.matches(event.type)}
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        Delivery(
+            event=event,
+            connector_id=connector_id,
+            aggregate_key=event.aggregate_key,
+            priority=event.priority,
+            next_attempt_at=now,
+        )
+        for connector_id in sorted(connectors)
+    )
+    return len(connectors)
 
 
 def _subject_key(subject: models.Model) -> tuple[str, str]:

@@ -250,6 +250,10 @@ class PurchaseOrderLine(models.Model):
     # What the last change order changed on this line, {field: [old, new]}, shown
     # to the supplier until the line is acknowledged again.
     revision_changes = models.JSONField(default=dict, blank=True)
+    # The sum of the ERP's receipts of this line (purchasing.inbound.receipt_import).
+    received_quantity = models.DecimalField(
+        max_digits=14, decimal_places=3, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -405,3 +409,113 @@ class HistoryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.po.number}: {self.summary}"
+
+
+# --- inbound feeds: what the ERP and the planning system tell us -----------------------
+
+
+class Receipt(models.Model):
+    """The warehouse's confirmation of what arrived against one PO, from the ERP."""
+
+    external_id = models.CharField("ERP id", max_length=50, unique=True)
+    # No separate index on po: receipt_po_idx leads with it.
+    po = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts", db_index=False)
+    received_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["po", "-received_at"], name="receipt_po_idx")]
+
+    def __str__(self) -> str:
+        return f"Receipt {self.external_id} of {self.po.number}"
+
+
+class ReceiptLine(models.Model):
+    # No separate index on receipt: receipt_line_unique leads with it.
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal(0))])
+    closes_line = models.BooleanField(default=False, help_text="The ERP expects nothing more on this line.")
+
+    class Meta:
+        ordering = ["receipt", "line__line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "line"], name="receipt_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="receipt_line_quantity_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt.external_id}: {self.line} received {self.quantity}"
+
+
+class InventoryBalance(models.Model):
+    """On-hand quantity of an item at a site, as the ERP last reported it."""
+
+    # No separate index on item: the unique (item, site) index leads with it.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="inventory_balances", db_index=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="inventory_balances")
+    # May be negative: ERPs book issues before the receipts that cover them.
+    quantity = models.DecimalField(max_digits=14, decimal_places=3)
+    as_of = models.DateTimeField(help_text="When the ERP counted it; an older report never overwrites a newer one.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item", "site"]
+        constraints = [models.UniqueConstraint(fields=["item", "site"], name="inventory_item_site_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item.sku} at {self.site.code}: {self.quantity}"
+
+
+class DemandKind(models.TextChoices):
+    FORECAST = "forecast", "Forecast"
+    CUSTOMER_ORDER = "customer_order", "Customer order"
+
+
+class Demand(models.Model):
+    """A quantity of an item needed at a site on a date, from the planning system."""
+
+    external_id = models.CharField(max_length=100, unique=True)
+    # No separate index on item: demand_item_site_date_idx leads with it.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="demands", db_index=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="demands")
+    date = models.DateField()
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))])
+    kind = models.CharField(max_length=20, choices=DemandKind.choices)
+    priority = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1)], help_text="1 is highest.")
+    customer_reference = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item", "site", "date", "priority"]
+        # The supply-risk projection reads one item's demand at one site up to a date.
+        indexes = [models.Index(fields=["item", "site", "date"], name="demand_item_site_date_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="demand_quantity_positive"),
+            models.CheckConstraint(condition=Q(priority__gte=1), name="demand_priority_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.sku} at {self.site.code} on {self.date}: {self.quantity} ({self.get_kind_display()})"
+
+
+class SafetyStock(models.Model):
+    """The on-hand quantity below which an item at a site is at risk, from the planning system."""
+
+    # No separate index on item: the unique (item, site) index leads with it.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="safety_stocks", db_index=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="safety_stocks")
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal(0))])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "safety stock"
+        ordering = ["item", "site"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "site"], name="safety_stock_item_site_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="safety_stock_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Safety stock of {self.item.sku} at {self.site.code}: {self.quantity}"

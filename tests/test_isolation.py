@@ -13,13 +13,16 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from planning_sync.models import Connector, Delivery, Subscription
 from purchasing import services
 from purchasing.services import LineDecision
 
 pytestmark = pytest.mark.django_db
 
 # URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
-SAMPLES = ("number", "pk")
+SAMPLES = ("number", "pk", "name")
+# Routes whose argument names a different kind of object than the default sample.
+SAMPLE_OF_ROUTE = {"monitor:delivery-replay": {"pk": "delivery"}}
 # Routes only buyers may use: a supplier gets 404 on them, even for its own objects.
 BUYER_ONLY = {
     "purchasing:po-change-order",
@@ -27,6 +30,10 @@ BUYER_ONLY = {
     "purchasing:proposal-list",
     "suppliers:buyer-home",
 }
+# The integration monitor is for the distributor's staff: every supplier user gets 404 there.
+STAFF_NAMESPACES = {"monitor"}
+# Machine endpoints (ERP and planning feeds) take a connector's bearer token, never a session.
+MACHINE_NAMESPACES = {"planning_sync"}
 # Pages that act only on the signed-in user's own account (allauth), or hold no tenant data.
 ACCOUNT_PAGE_PREFIX = "account_"
 PUBLIC = {"healthz"}
@@ -67,6 +74,8 @@ def _routes(kind: str) -> list[Route]:
             return "admin"
         if route.name in PUBLIC or (route.name or "").startswith(ACCOUNT_PAGE_PREFIX):
             return "account"
+        if route.namespace in MACHINE_NAMESPACES:
+            return "machine"
         return "object" if route.arguments else "list"
 
     return [route for route in walk() if classify(route) == kind]
@@ -86,7 +95,9 @@ def test_the_walk_finds_the_portals_routes():
 
 @pytest.fixture
 def acme(po, supplier_user) -> dict[str, str]:
-    """One of each of ACME's objects that a URL can name: its PO, and a proposal on it."""
+    """One of each of ACME's objects that a URL can name: its PO, a proposal on it, a delivery of its events."""
+    erp = Connector.objects.create(name="erp", kind="webhook", config={"url": "http://127.0.0.1:9/erp"})
+    Subscription.objects.create(connector=erp, event_type="supplyline.po.*")
     ack = services.acknowledgement_submit(
         po=po,
         by=supplier_user,
@@ -94,7 +105,20 @@ def acme(po, supplier_user) -> dict[str, str]:
         channel="web",
         expected_version=po.version,
     )
-    return {"number": po.number, "pk": str(ack.lines.get(action="reject").pk)}
+    dead = Delivery.objects.filter(event__subject=po.number).first()
+    assert dead is not None
+    Delivery.objects.filter(pk=dead.pk).update(status=Delivery.Status.DEAD)
+    return {
+        "number": po.number,
+        "pk": str(ack.lines.get(action="reject").pk),
+        "name": erp.name,
+        "delivery": str(dead.pk),
+    }
+
+
+def _kwargs(route: Route, acme: dict[str, str]) -> dict[str, str]:
+    override = SAMPLE_OF_ROUTE.get(route.qualified_name, {})
+    return {a: acme[override.get(a, a)] for a in route.arguments}
 
 
 def test_every_route_argument_has_a_sample():
@@ -105,18 +129,19 @@ def test_every_route_argument_has_a_sample():
 @pytest.mark.parametrize("route", _routes("object"), ids=lambda r: r.qualified_name)
 def test_an_outsider_gets_404_on_another_suppliers_objects(route, acme, bob_client, alice_client, buyer_client):
     assert route.name, f"Name the URL pattern {route.where} so the matrix can reverse it."
-    url = reverse(route.qualified_name, kwargs={a: acme[a] for a in route.arguments})
-    owner = buyer_client if route.qualified_name in BUYER_ONLY else alice_client
+    url = reverse(route.qualified_name, kwargs=_kwargs(route, acme))
+    staff_only = route.qualified_name in BUYER_ONLY or route.namespace in STAFF_NAMESPACES
+    owner = buyer_client if staff_only else alice_client
     assert _get_or_post(owner, url).status_code != 404, f"{url} must exist for its owner"
     assert _get_or_post(bob_client, url).status_code == 404, f"{url} must be 404 for another supplier"
-    if route.qualified_name in BUYER_ONLY:
+    if staff_only:
         assert _get_or_post(alice_client, url).status_code == 404, f"{url} is for buyers only"
 
 
 @pytest.mark.parametrize("route", _routes("list"), ids=lambda r: r.qualified_name)
 def test_an_outsider_never_sees_another_suppliers_data_on_a_page(route, acme, po, bob_client, alice_client):
-    if route.qualified_name in BUYER_ONLY:
-        assert _get_or_post(alice_client, reverse(route.qualified_name)).status_code == 404, "for buyers only"
+    if route.qualified_name in BUYER_ONLY or route.namespace in STAFF_NAMESPACES:
+        assert _get_or_post(alice_client, reverse(route.qualified_name)).status_code == 404, "for staff only"
     response = _get_or_post(bob_client, reverse(route.qualified_name))
     if response.status_code == 302:
         response = bob_client.get(response["Location"])
@@ -146,3 +171,9 @@ def test_account_pages_show_nothing_of_another_supplier(route, po, bob_client):
     assert response.status_code < 500
     assert po.number.encode() not in response.content
     assert po.supplier.name.encode() not in response.content
+
+
+@pytest.mark.parametrize("route", _routes("machine"), ids=lambda r: r.qualified_name)
+def test_machine_endpoints_refuse_a_supplier_session(route, acme, alice_client):
+    response = alice_client.post(reverse(route.qualified_name), data="[]", content_type="application/json")
+    assert response.status_code == 401

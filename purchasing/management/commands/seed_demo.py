@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import factory.random
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from planning_sync.models import Connector, Subscription
 from purchasing.models import (
     Acknowledgement,
     AcknowledgementLine,
@@ -106,6 +108,7 @@ class DemoLoader:
         factory.random.reseed_random(SEED)  # type: ignore[no-untyped-call]
 
     def load(self) -> dict[str, int]:
+        self.make_connectors()
         buyers = self.make_people()
         sites = [SiteFactory.create(code=code, name=name, timezone=tz) for code, name, tz in SITES]
         items = self.make_items()
@@ -120,6 +123,30 @@ class DemoLoader:
             "purchase orders": PurchaseOrder.objects.count(),
             "lines": PurchaseOrderLine.objects.count(),
         }
+
+    def make_connectors(self) -> None:
+        """The sandbox ERP and planning system (``manage.py run_sandbox``), subscribed like a real deployment."""
+        base = settings.SUPPLYLINE_SANDBOX_URL.rstrip("/")
+        erp_events = ["supplyline.po.*", "supplyline.asn.*", "supplyline.receipt.*"]
+        planning_events = [
+            "supplyline.po.acknowledged.v1",
+            "supplyline.po.line.changed.v1",
+            "supplyline.asn.*",
+            "supplyline.supply.*",
+        ]
+        wiring = {
+            "erp-sandbox": ("/erp/events", erp_events, ["purchase_orders", "receipts", "inventory"]),
+            "planning-sandbox": ("/planning/events", planning_events, ["demand", "safety_stock"]),
+        }
+        for name, (path, types, feeds) in wiring.items():
+            connector = Connector.objects.create(
+                name=name,
+                kind="webhook",
+                description=f"The built-in sandbox ({path})",
+                config={"url": base + path, "auth": {"type": "none"}, "base_url": base, "pull_feeds": feeds},
+                timeout_s=3,
+            )
+            Subscription.objects.bulk_create(Subscription(connector=connector, event_type=t) for t in types)
 
     def make_people(self) -> list[User]:
         UserFactory.create(

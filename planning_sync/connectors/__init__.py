@@ -1,0 +1,6 @@
+"""Connectors to external systems. Importing this package registers every built-in kind."""
+
+from planning_sync.connectors import webhook
+from planning_sync.connectors.base import REGISTRY, BaseConnector, Outcome, connector_for, kind_choices
+
+__all__ = ["REGISTRY", "BaseConnector", "Outcome", "connector_for", "kind_choices", "webhook"]

@@ -1,0 +1,285 @@
+"""The delivery engine: claim due deliveries, send them, record the outcome; retry, dead-letter, replay.
+
+PostgreSQL rows are the source of truth. A claim takes due rows with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and marks them in flight with a lease and
+a new attempt number; a worker that dies leaves the lease to expire and the
+row is claimed again. Finishing is fenced by the attempt number, so a late
+finisher whose lease was taken over writes nothing. Only the oldest open
+delivery of an aggregate (one PO) for a connector is claimable, so one PO's
+events reach each system in commit order while other POs go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from planning_sync import ratelimit
+from planning_sync.connectors import Outcome, connector_for
+from planning_sync.envelope import cloudevent
+from planning_sync.models import Connector, Delivery, OutboxEvent
+
+logger = logging.getLogger("supplyline.delivery")
+OPEN_STATUSES = (Delivery.Status.PENDING, Delivery.Status.FAILED, Delivery.Status.IN_FLIGHT)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    lease_s: float
+    batch: int
+    retry_base_s: float
+    retry_cap_s: float
+    circuit_threshold: int
+    circuit_cooldown_s: float
+
+    @classmethod
+    def current(cls) -> EngineSettings:
+        conf = settings.PLANNING_SYNC
+        return cls(
+            lease_s=float(conf["lease_s"]),
+            batch=int(conf["batch"]),
+            retry_base_s=float(conf["retry_base_s"]),
+            retry_cap_s=float(conf["retry_cap_s"]),
+            circuit_threshold=int(conf["circuit_threshold"]),
+            circuit_cooldown_s=float(conf["circuit_cooldown_s"]),
+        )
+
+
+def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(0, ceiling)
+
+
+@contextmanager
+def _bookkeeping() -> Iterator[None]:
+    """A transaction for delivery bookkeeping that does not wait for the WAL flush.
+
+    Losing the last few milliseconds of these commits in a database crash only
+    turns a delivered row back into pending or in flight: it is sent again and
+    the receiver drops the duplicate by its event id. Domain changes and the
+    outbox rows themselves keep full durability.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+def _due(now: dt.datetime) -> Q:
+    waiting = Q(status__in=(Delivery.Status.PENDING, Delivery.Status.FAILED), next_attempt_at__lte=now)
+    lease_expired = Q(status=Delivery.Status.IN_FLIGHT, lease_until__lt=now)
+    return waiting | lease_expired
+
+
+def claim(*, priority: int | None, now: dt.datetime | None = None, batch: int | None = None) -> list[Delivery]:
+    """Take up to ``batch`` due deliveries, oldest event first, and mark them in flight under a lease."""
+    engine = EngineSettings.current()
+    now = now or timezone.now()
+    earlier_open = Delivery.objects.filter(
+        connector=OuterRef("connector"),
+        aggregate_key=OuterRef("aggregate_key"),
+        event_id__lt=OuterRef("event_id"),
+        status__in=OPEN_STATUSES,
+    )
+    cooling = Q(connector__circuit=Connector.Circuit.OPEN) & Q(
+        connector__circuit_opened_at__gt=now - dt.timedelta(seconds=engine.circuit_cooldown_s)
+    )
+    candidates: QuerySet[Delivery] = Delivery.objects.filter(_due(now), connector__is_enabled=True).exclude(cooling)
+    if priority is not None:
+        candidates = candidates.filter(priority=priority)
+    lease_until = now + dt.timedelta(seconds=engine.lease_s)
+    with _bookkeeping():
+        claimed = list(
+            candidates.exclude(Exists(earlier_open))
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("event", "connector")
+            .order_by("event_id")[: batch or engine.batch]
+        )
+        Delivery.objects.filter(id__in=[d.pk for d in claimed]).update(
+            status=Delivery.Status.IN_FLIGHT, attempts=F("attempts") + 1, lease_until=lease_until
+        )
+    for row in claimed:  # what the update just wrote, without reading it back
+        row.status, row.attempts, row.lease_until = Delivery.Status.IN_FLIGHT, row.attempts + 1, lease_until
+    return claimed
+
+
+def attempt(delivery: Delivery) -> str:
+    """Send one claimed delivery and record what happened. Returns the new status."""
+    connector = delivery.connector  # as loaded by the claim, a few milliseconds ago
+    held = _hold_for_circuit(connector, delivery) or _hold_for_rate(connector, delivery)
+    if held:
+        return held
+    started = time.monotonic()
+    try:
+        outcome = connector_for(connector).deliver(cloudevent(delivery.event))
+    except Exception as error:  # a connector bug must not lose the delivery: it is retried like a failure
+        logger.exception("connector raised", extra=_log_extra(delivery))
+        outcome = Outcome(delivered=False, error=f"{type(error).__name__}: {error}")
+    status = finish(delivery, outcome)
+    logger.info(
+        "delivery attempt",
+        extra=_log_extra(delivery)
+        | {"status": status, "http_status": outcome.status_code, "ms": round((time.monotonic() - started) * 1000)},
+    )
+    return status
+
+
+def finish(delivery: Delivery, outcome: Outcome, *, now: dt.datetime | None = None) -> str:
+    """Record an attempt's outcome, fenced by the attempt number; returns the status written (or 'stale')."""
+    engine = EngineSettings.current()
+    now = now or timezone.now()
+    if outcome.delivered:
+        changes: dict[str, Any] = {"status": Delivery.Status.DELIVERED, "delivered_at": now, "last_error": ""}
+    elif outcome.permanent or delivery.attempts >= delivery.connector.max_attempts:
+        changes = {"status": Delivery.Status.DEAD}
+    else:
+        delay = backoff(delivery.attempts, base=engine.retry_base_s, cap=engine.retry_cap_s)
+        if outcome.retry_after is not None:
+            delay = max(delay, min(outcome.retry_after, engine.retry_cap_s))
+        changes = {"status": Delivery.Status.FAILED, "next_attempt_at": now + dt.timedelta(seconds=delay)}
+    if not outcome.delivered:
+        changes["last_error"] = outcome.error[:2000]
+    changes |= {"last_status_code": outcome.status_code, "lease_until": None}
+    with _bookkeeping():
+        written = Delivery.objects.filter(
+            pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.IN_FLIGHT
+        ).update(**changes)
+        if written:
+            _record_health(delivery.connector_id, outcome, now, engine)
+    if not written:
+        return "stale"
+    return str(changes["status"])
+
+
+def _release(delivery: Delivery, *, until: dt.datetime, reason: str) -> str:
+    """Give a claimed delivery back without counting an attempt (circuit open, rate limited)."""
+    Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.IN_FLIGHT).update(
+        status=Delivery.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=until, lease_until=None
+    )
+    logger.info("delivery held", extra=_log_extra(delivery) | {"reason": reason})
+    return Delivery.Status.PENDING
+
+
+def _hold_for_circuit(connector: Connector, delivery: Delivery) -> str | None:
+    """While a connector's circuit is open, only one probe at a time goes through after the cool-down."""
+    engine = EngineSettings.current()
+    now = timezone.now()
+    if connector.circuit == Connector.Circuit.CLOSED:
+        return None
+    connector.refresh_from_db(fields=["circuit", "circuit_opened_at"])  # a probe may have closed it meanwhile
+    if connector.circuit == Connector.Circuit.CLOSED:
+        return None
+    reopen_at = (connector.circuit_opened_at or now) + dt.timedelta(seconds=engine.circuit_cooldown_s)
+    if connector.circuit == Connector.Circuit.OPEN and now >= reopen_at:
+        probing = Connector.objects.filter(pk=connector.pk, circuit=Connector.Circuit.OPEN).update(
+            circuit=Connector.Circuit.HALF_OPEN
+        )
+        if probing:
+            return None
+    return _release(delivery, until=max(now, reopen_at) + dt.timedelta(seconds=0.5), reason="circuit open")
+
+
+def _hold_for_rate(connector: Connector, delivery: Delivery) -> str | None:
+    wait = ratelimit.take(connector.name, rate=connector.rate_per_s, burst=connector.burst)
+    if wait <= 0:
+        return None
+    return _release(delivery, until=timezone.now() + dt.timedelta(seconds=wait), reason="rate limited")
+
+
+def _record_health(connector_id: int, outcome: Outcome, now: dt.datetime, engine: EngineSettings) -> None:
+    connectors = Connector.objects.filter(pk=connector_id)
+    if outcome.delivered:
+        # Touch the row only when something changes or once a second: it is hot under load.
+        connectors.filter(
+            Q(consecutive_failures__gt=0)
+            | ~Q(circuit=Connector.Circuit.CLOSED)
+            | Q(last_success_at__isnull=True)
+            | Q(last_success_at__lt=now - dt.timedelta(seconds=1))
+        ).update(circuit=Connector.Circuit.CLOSED, consecutive_failures=0, circuit_opened_at=None, last_success_at=now)
+        return
+    if outcome.permanent:
+        return  # the receiver is up and said no: that is the event's problem, not the connector's health
+    connectors.update(consecutive_failures=F("consecutive_failures") + 1)
+    connectors.filter(
+        Q(circuit=Connector.Circuit.HALF_OPEN)
+        | Q(circuit=Connector.Circuit.CLOSED, consecutive_failures__gte=engine.circuit_threshold)
+    ).update(circuit=Connector.Circuit.OPEN, circuit_opened_at=now)
+
+
+def dispatch(*, priority: int | None, budget_s: float = 20.0) -> int:
+    """Claim and send due deliveries until none is due or the time budget is spent. Returns how many were tried."""
+    deadline = time.monotonic() + budget_s
+    tried = 0
+    while time.monotonic() < deadline:
+        batch = claim(priority=priority)
+        if not batch:
+            break
+        for delivery in batch:
+            attempt(delivery)
+            tried += 1
+    return tried
+
+
+def replay(deliveries: QuerySet[Delivery]) -> int:
+    """Send delivered or dead deliveries again, with the same event id; returns how many were queued."""
+    now = timezone.now()
+    count = deliveries.filter(status__in=(Delivery.Status.DELIVERED, Delivery.Status.DEAD)).update(
+        status=Delivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        lease_until=None,
+        delivered_at=None,
+        replays=F("replays") + 1,
+    )
+    logger.info("deliveries replayed", extra={"count": count})
+    return count
+
+
+def replayable(
+    *,
+    connector: str = "",
+    event_type: str = "",
+    status: str = "",
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    po_number: str = "",
+) -> QuerySet[Delivery]:
+    """Deliveries matching a replay filter (the monitor page and ``manage.py replay_deliveries``)."""
+    queryset = Delivery.objects.filter(status__in=(Delivery.Status.DELIVERED, Delivery.Status.DEAD))
+    if connector:
+        queryset = queryset.filter(connector__name=connector)
+    if event_type:
+        queryset = queryset.filter(event__type=event_type)
+    if status:
+        queryset = queryset.filter(status=status)
+    if since:
+        queryset = queryset.filter(event__recorded_at__gte=since)
+    if until:
+        queryset = queryset.filter(event__recorded_at__lt=until)
+    if po_number:
+        queryset = queryset.filter(event__aggregate_key=f"purchase_order:{po_number}")
+    return queryset
+
+
+def _log_extra(delivery: Delivery) -> dict[str, Any]:
+    event: OutboxEvent = delivery.event
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.type,
+        "po_number": event.subject if event.subject_type == "purchase_order" else None,
+        "connector": delivery.connector.name,
+        "attempt": delivery.attempts,
+    }
