@@ -1,6 +1,7 @@
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib.sites.shortcuts import get_current_site
 from django.http import HttpRequest
 
 from suppliers import services
@@ -17,5 +18,7 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth sh
         A slow or failing mail server then never slows down or breaks a login
         page, and the worker retries.
         """
-        message = self.render_mail(template_prefix, email, context)
-        services.email_enqueue(message)
+        request = self.request
+        # The context allauth's own send_mail gives its templates.
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        services.email_enqueue(self.render_mail(template_prefix, email, ctx))

@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from planning_sync.models import OutboxEvent
 from purchasing import services
-from purchasing.models import Acknowledgement, AcknowledgementLine, LineStatus, POStatus, PurchaseOrder
+from purchasing.models import (
+    Acknowledgement,
+    AcknowledgementLine,
+    HistoryEntry,
+    LineStatus,
+    POStatus,
+    PurchaseOrder,
+)
 from purchasing.services import LineDecision
 from suppliers.models import NotificationKind, NotificationOptOut, SupplierMembership
 from tests.factories import (
@@ -358,6 +365,17 @@ def test_a_po_awaiting_no_answer_sends_the_supplier_back_to_it(alice_client, ope
     response = alice_client.get(_ack_url(open_po))
     assert response.status_code == 302
     assert response["Location"] == reverse("purchasing:po-detail", args=[open_po.number])
+
+
+def test_history_from_the_erp_and_the_system_has_no_person(alice_client, open_po):
+    HistoryEntry.objects.create(po=open_po, channel="erp", action="issued", summary="Issued from the ERP.")
+    HistoryEntry.objects.create(po=open_po, channel="system", action="overdue", summary="Acknowledgement is overdue.")
+    response = alice_client.get(reverse("purchasing:po-detail", args=[open_po.number]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Issued from the ERP." in body
+    assert "ERP · via ERP" in body
+    assert "Supplyline · via Supplyline" in body
 
 
 def test_the_history_shows_who_did_what_through_which_channel(alice_client, open_po, supplier_user):
