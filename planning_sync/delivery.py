@@ -157,7 +157,7 @@ def finish(delivery: Delivery, outcome: Outcome, *, now: dt.datetime | None = No
         written = Delivery.objects.filter(
             pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.IN_FLIGHT
         ).update(**changes)
-        if written:
+        if written and not _healthy_already(delivery.connector, outcome, now):
             _record_health(delivery.connector_id, outcome, now, engine)
     if not written:
         return "stale"
@@ -197,6 +197,17 @@ def _hold_for_rate(connector: Connector, delivery: Delivery) -> str | None:
     if wait <= 0:
         return None
     return _release(delivery, until=timezone.now() + dt.timedelta(seconds=wait), reason="rate limited")
+
+
+def _healthy_already(connector: Connector, outcome: Outcome, now: dt.datetime) -> bool:
+    """A success on a connector the claim saw healthy and recently successful changes nothing worth a write."""
+    return (
+        outcome.delivered
+        and connector.circuit == Connector.Circuit.CLOSED
+        and connector.consecutive_failures == 0
+        and connector.last_success_at is not None
+        and connector.last_success_at >= now - dt.timedelta(seconds=1)
+    )
 
 
 def _record_health(connector_id: int, outcome: Outcome, now: dt.datetime, engine: EngineSettings) -> None:

@@ -290,9 +290,8 @@ def _po_update(po: PurchaseOrder, doc: Mapping[str, Any], lines: dict[int, NewLi
             additions=additions,
             cancellations=cancellations,
             channel=Channel.ERP,
+            revision=doc["revision"],  # the ERP's number is the truth, gaps included
         )
-    # change_order_issue raised our revision by one; the ERP's number is the truth.
-    PurchaseOrder.objects.filter(pk=po.pk, revision__lt=doc["revision"]).update(revision=doc["revision"])
     return ImportOutcome.REVISED
 
 

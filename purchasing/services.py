@@ -552,18 +552,23 @@ def change_order_issue(
     additions: Sequence[NewLine] = (),
     cancellations: Sequence[int] = (),
     channel: str = Channel.WEB,
+    revision: int | None = None,
 ) -> PurchaseOrder:
     """A new revision of the PO: changed and added lines need the supplier's answer again.
 
     Used by buyers in the portal and by the ERP feed. Raises the revision,
     restarts the acknowledgement deadline, supersedes pending proposals on the
     changed lines, and emits ``po.revised`` with the diff per line and field.
+    ``revision`` is the new revision number when the ERP gives one (it may skip
+    numbers); otherwise the revision goes up by one.
     """
     po = _lock(po, expected_version)
+    if revision is not None and revision <= po.revision:
+        raise ValidationError({"revision": f"Revision {revision} is not after the current revision {po.revision}."})
     lines = _lines(po)
     plan = _plan_change_order(po, lines, changes, additions, cancellations)
     now = timezone.now()
-    po.revision += 1
+    po.revision = revision if revision is not None else po.revision + 1
     diffs = _apply_change_order(po, lines, plan, by=by, channel=channel)
     _settle(po, lines.values(), now, restart=True)
     _bump(po, "revision", *_SETTLED_FIELDS)

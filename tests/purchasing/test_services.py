@@ -1109,3 +1109,23 @@ def test_a_revised_po_is_swept_like_a_new_one(supplier, supplier_user):
     due_po(supplier, hours=-2, status=POStatus.REVISED)
     due_po(supplier, hours=2, status=POStatus.REVISED)
     assert services.acknowledgement_deadlines_sweep(now=NOW) == (1, 1)
+
+
+def test_an_erp_revision_number_is_kept_even_when_it_skips(po):
+    services.change_order_issue(
+        po=po,
+        by=None,
+        expected_version=None,
+        changes=[services.LineChange(10, quantity=Decimal(7))],
+        channel="erp",
+        revision=5,
+    )
+    po.refresh_from_db()
+    assert po.revision == 5
+    event = OutboxEvent.objects.get(type="supplyline.po.revised.v1")
+    assert event.data["revision"] == 5
+    with pytest.raises(ValidationError) as excinfo:
+        services.change_order_issue(
+            po=po, by=None, expected_version=None, changes=[services.LineChange(10, quantity=Decimal(8))], revision=5
+        )
+    assert "revision" in excinfo.value.message_dict
