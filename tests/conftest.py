@@ -1,5 +1,7 @@
 """Named fixtures: Alice works for ACME, Bob for BOLT (the outsider), Charlie is a buyer."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -28,6 +30,20 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def portal_defaults(settings):
+    """The portal defaults the tests reason about, whatever the environment says."""
+    settings.SUPPLYLINE_TOLERANCES = {
+        "price_pct": Decimal(2),
+        "quantity_pct": Decimal(5),
+        "days_early": 3,
+        "days_late": 2,
+    }
+    settings.SUPPLYLINE_ACK_DEADLINE_HOURS = 48
+    settings.SUPPLYLINE_REMINDER_HOURS = 12
+    return settings
 
 
 @pytest.fixture

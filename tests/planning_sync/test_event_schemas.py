@@ -40,15 +40,8 @@ Action = AcknowledgementLine.Action
 
 
 @pytest.fixture(autouse=True)
-def _portal_defaults(settings):
-    settings.SUPPLYLINE_TOLERANCES = {
-        "price_pct": Decimal(2),
-        "quantity_pct": Decimal(5),
-        "days_early": 3,
-        "days_late": 2,
-    }
-    settings.SUPPLYLINE_ACK_DEADLINE_HOURS = 48
-    settings.SUPPLYLINE_REMINDER_HOURS = 12
+def _portal_defaults(portal_defaults):
+    """Pin the tolerances and deadlines these tests reason about."""
 
 
 # --- the lifecycle ---------------------------------------------------------------------
