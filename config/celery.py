@@ -91,6 +91,8 @@ app.conf.update(
     # Recycle workers now and then so a slow leak cannot grow without bound.
     worker_max_tasks_per_child=1000,
     worker_send_task_events=False,
+    # Keep Django's LOGGING (JSON lines with event ids) in workers and beat instead of Celery's own.
+    worker_hijack_root_logger=False,
     task_track_started=False,
     beat_schedule={
         # The outbox's safety net: rows are the truth, messages only wake-ups.

@@ -100,7 +100,6 @@ def claim(*, priority: int | None, now: dt.datetime | None = None, batch: int | 
     candidates: QuerySet[Delivery] = Delivery.objects.filter(_due(now), connector__is_enabled=True).exclude(cooling)
     if priority is not None:
         candidates = candidates.filter(priority=priority)
-    lease_until = now + dt.timedelta(seconds=engine.lease_s)
     with _bookkeeping():
         claimed = list(
             candidates.exclude(Exists(earlier_open))
@@ -108,6 +107,9 @@ def claim(*, priority: int | None, now: dt.datetime | None = None, batch: int | 
             .select_related("event", "connector")
             .order_by("event_id")[: batch or engine.batch]
         )
+        # The batch is sent one by one: its lease must outlast every call timing out in turn.
+        worst_case = sum(d.connector.timeout_s for d in claimed) + 5
+        lease_until = now + dt.timedelta(seconds=max(engine.lease_s, worst_case))
         Delivery.objects.filter(id__in=[d.pk for d in claimed]).update(
             status=Delivery.Status.IN_FLIGHT, attempts=F("attempts") + 1, lease_until=lease_until
         )
@@ -182,11 +184,15 @@ def _hold_for_circuit(connector: Connector, delivery: Delivery) -> str | None:
     connector.refresh_from_db(fields=["circuit", "circuit_opened_at"])  # a probe may have closed it meanwhile
     if connector.circuit == Connector.Circuit.CLOSED:
         return None
-    reopen_at = (connector.circuit_opened_at or now) + dt.timedelta(seconds=engine.circuit_cooldown_s)
-    if connector.circuit == Connector.Circuit.OPEN and now >= reopen_at:
-        probing = Connector.objects.filter(pk=connector.pk, circuit=Connector.Circuit.OPEN).update(
-            circuit=Connector.Circuit.HALF_OPEN
-        )
+    since = connector.circuit_opened_at or now
+    # An open circuit lets one probe through after the cool-down; a half-open one whose probe
+    # has not reported within a lease (held back, or its worker died) lets another one through.
+    wait = engine.circuit_cooldown_s if connector.circuit == Connector.Circuit.OPEN else engine.lease_s
+    reopen_at = since + dt.timedelta(seconds=wait)
+    if now >= reopen_at:
+        probing = Connector.objects.filter(
+            pk=connector.pk, circuit=connector.circuit, circuit_opened_at=connector.circuit_opened_at
+        ).update(circuit=Connector.Circuit.HALF_OPEN, circuit_opened_at=now)
         if probing:
             return None
     return _release(delivery, until=max(now, reopen_at) + dt.timedelta(seconds=0.5), reason="circuit open")
@@ -212,17 +218,21 @@ def _healthy_already(connector: Connector, outcome: Outcome, now: dt.datetime) -
 
 def _record_health(connector_id: int, outcome: Outcome, now: dt.datetime, engine: EngineSettings) -> None:
     connectors = Connector.objects.filter(pk=connector_id)
-    if outcome.delivered:
+    if outcome.delivered or outcome.permanent:
+        # The receiver answered: the connector is healthy, even when it refused this event.
         # Touch the row only when something changes or once a second: it is hot under load.
         connectors.filter(
             Q(consecutive_failures__gt=0)
             | ~Q(circuit=Connector.Circuit.CLOSED)
             | Q(last_success_at__isnull=True)
             | Q(last_success_at__lt=now - dt.timedelta(seconds=1))
-        ).update(circuit=Connector.Circuit.CLOSED, consecutive_failures=0, circuit_opened_at=None, last_success_at=now)
+        ).update(
+            circuit=Connector.Circuit.CLOSED,
+            consecutive_failures=0,
+            circuit_opened_at=None,
+            **({"last_success_at": now} if outcome.delivered else {}),
+        )
         return
-    if outcome.permanent:
-        return  # the receiver is up and said no: that is the event's problem, not the connector's health
     connectors.update(consecutive_failures=F("consecutive_failures") + 1)
     connectors.filter(
         Q(circuit=Connector.Circuit.HALF_OPEN)

@@ -16,6 +16,12 @@ from suppliers.models import Tolerances
 HUNDRED = Decimal(100)
 
 
+def decimal_text(value: Decimal) -> str:
+    """A quantity or price as events and diffs carry it: plain digits, no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One promised delivery: a schedule line to be."""
@@ -24,7 +30,7 @@ class Delivery:
     date: dt.date
 
     def as_json(self) -> dict[str, str]:
-        return {"quantity": str(self.quantity), "date": self.date.isoformat()}
+        return {"quantity": decimal_text(self.quantity), "date": self.date.isoformat()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Delivery:
@@ -41,8 +47,8 @@ class LineTerms:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "quantity": str(self.quantity),
-            "unit_price": str(self.unit_price),
+            "quantity": decimal_text(self.quantity),
+            "unit_price": decimal_text(self.unit_price),
             "deliveries": [d.as_json() for d in self.deliveries],
         }
 

@@ -38,7 +38,7 @@ from purchasing.models import (
     ScheduleLine,
     Site,
 )
-from purchasing.rules import Delivery, LineTerms, tolerance_breaches
+from purchasing.rules import Delivery, LineTerms, decimal_text, tolerance_breaches
 from suppliers.models import NotificationKind, Supplier, User
 
 MAX_DELIVERIES = 10
@@ -654,11 +654,11 @@ def _line_diff(line: PurchaseOrderLine, change: LineChange, errors: _Errors) -> 
     if change.quantity is not None and change.quantity <= 0:
         errors.add(f"{key}.quantity", "The quantity must be more than zero.")
     elif change.quantity is not None and change.quantity != line.ordered_quantity:
-        diff["quantity"] = [str(line.ordered_quantity), str(change.quantity)]
+        diff["quantity"] = [decimal_text(line.ordered_quantity), decimal_text(change.quantity)]
     if change.unit_price is not None and change.unit_price < 0:
         errors.add(f"{key}.unit_price", "The unit price cannot be negative.")
     elif change.unit_price is not None and change.unit_price != line.unit_price:
-        diff["unit_price"] = [str(line.unit_price), str(change.unit_price)]
+        diff["unit_price"] = [decimal_text(line.unit_price), decimal_text(change.unit_price)]
     if change.need_by_date is not None and change.need_by_date < timezone.localdate():
         errors.add(f"{key}.need_by_date", f"The need-by date {change.need_by_date.isoformat()} is in the past.")
     elif change.need_by_date is not None and change.need_by_date != line.need_by_date:
@@ -739,8 +739,8 @@ def _apply_change_order(
                 "change": "added",
                 "fields": {
                     "item_sku": [None, line.item.sku],
-                    "quantity": [None, str(line.ordered_quantity)],
-                    "unit_price": [None, str(line.unit_price)],
+                    "quantity": [None, decimal_text(line.ordered_quantity)],
+                    "unit_price": [None, decimal_text(line.unit_price)],
                     "need_by_date": [None, line.need_by_date.isoformat()],
                 },
             }

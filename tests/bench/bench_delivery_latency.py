@@ -7,7 +7,7 @@ Celery worker (2 processes) on the project's queues, then:
 1. floor: at a steady rate, commit one row and, on commit, send a no-op task that notes when
    it ran; the floor is commit -> task ran;
 2. engine: at the same rate, commit an acknowledgement (one PO) and measure the event's
-   recorded time -> the delivery's delivered time at the sandbox ERP.
+   commit (when the service returns) -> the delivery's delivered time at the sandbox ERP.
 
 It prints p50/p95 of both and the ratio of the p95s (the goal: within 3x the floor).
 Not a test: numbers on a shared 2-core machine vary, so it reports and never fails on them.

@@ -342,3 +342,41 @@ def test_delivery_logs_are_json_lines_with_the_event_id_and_po_number(erp, suppl
     assert line["po_number"] == po.number
     assert line["status"] == "delivered"
     assert line["connector"] == "erp"
+
+
+def test_a_refusing_probe_closes_the_circuit(erp, receiver, supplier):
+    Connector.objects.filter(pk=erp.pk).update(
+        circuit=Connector.Circuit.OPEN, circuit_opened_at=timezone.now() - dt.timedelta(seconds=60)
+    )
+    receiver.answer(400)
+    _record(PurchaseOrderFactory(supplier=supplier))
+    delivery.dispatch(priority=None, budget_s=2)
+    erp.refresh_from_db()
+    assert erp.circuit == Connector.Circuit.CLOSED
+    assert Delivery.objects.get().status == Delivery.Status.DEAD
+
+
+def test_a_lost_probe_lets_another_through_after_a_lease(erp, receiver, supplier, settings):
+    settings.PLANNING_SYNC = {**settings.PLANNING_SYNC, "lease_s": 5}
+    Connector.objects.filter(pk=erp.pk).update(
+        circuit=Connector.Circuit.HALF_OPEN, circuit_opened_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    _record(PurchaseOrderFactory(supplier=supplier))
+    delivery.dispatch(priority=None, budget_s=1)
+    assert receiver.requests == []  # a probe is (presumably) under way
+    Connector.objects.filter(pk=erp.pk).update(circuit_opened_at=timezone.now() - dt.timedelta(seconds=6))
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    delivery.dispatch(priority=None, budget_s=2)
+    erp.refresh_from_db()
+    assert erp.circuit == Connector.Circuit.CLOSED
+    assert Delivery.objects.get().status == Delivery.Status.DELIVERED
+
+
+def test_a_batch_lease_outlasts_every_call_timing_out(erp, supplier):
+    Connector.objects.filter(pk=erp.pk).update(timeout_s=10)
+    for _ in range(5):
+        _record(PurchaseOrderFactory(supplier=supplier))
+    now = timezone.now()
+    claimed = delivery.claim(priority=None, now=now)
+    assert len(claimed) == 5
+    assert all(d.lease_until >= now + dt.timedelta(seconds=50) for d in claimed)

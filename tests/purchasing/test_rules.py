@@ -126,9 +126,9 @@ def test_line_terms_survive_a_round_trip_through_json():
     stored = json.loads(json.dumps(original.as_json()))
     assert LineTerms.from_json(stored) == original
     assert stored == {
-        "quantity": "60.000",
-        "unit_price": "12.5000",
-        "deliveries": [{"quantity": "40", "date": "2027-03-14"}, {"quantity": "20.000", "date": "2027-03-17"}],
+        "quantity": "60",
+        "unit_price": "12.5",
+        "deliveries": [{"quantity": "40", "date": "2027-03-14"}, {"quantity": "20", "date": "2027-03-17"}],
     }
 
 

@@ -31,7 +31,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--connector", default="", help="Connector name, e.g. erp.")
+        parser.add_argument("--connector", default="", help="Connector name, e.g. erp-sandbox.")
         parser.add_argument(
             "--type", dest="event_type", default="", help="Event type, e.g. supplyline.po.acknowledged.v1."
         )
