@@ -84,10 +84,58 @@ def _due(now: dt.datetime) -> Q:
     return waiting | lease_expired
 
 
-def claim(*, priority: int | None, now: dt.datetime | None = None, batch: int | None = None) -> list[Delivery]:
-    """Take up to ``batch`` due deliveries, oldest event first, and mark them in flight under a lease."""
+# The claim in one statement (one round trip, its own transaction): pick the due heads of each
+# aggregate's queue, lock them skipping rows other workers hold, mark them in flight. The lease is
+# provisional (the batch's worst case is set right after, once the connectors' timeouts are known).
+_CLAIM_SQL = """
+WITH settings AS (SELECT set_config('synchronous_commit', 'off', true)),
+picked AS (
+    SELECT d.id FROM planning_sync_delivery d
+    JOIN planning_sync_connector c ON c.id = d.connector_id
+    WHERE c.is_enabled
+      AND NOT (c.circuit = 'open' AND c.circuit_opened_at > %(cooling_since)s)
+      AND ((d.status IN ('pending', 'failed') AND d.next_attempt_at <= %(now)s)
+           OR (d.status = 'in_flight' AND d.lease_until < %(now)s))
+      AND (%(priority)s::smallint IS NULL OR d.priority = %(priority)s::smallint)
+      AND NOT EXISTS (
+          SELECT 1 FROM planning_sync_delivery e
+          WHERE e.connector_id = d.connector_id AND e.aggregate_key = d.aggregate_key
+            AND e.event_id < d.event_id AND e.status IN ('pending', 'failed', 'in_flight'))
+    ORDER BY d.event_id
+    LIMIT %(batch)s
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE planning_sync_delivery d
+SET status = 'in_flight', attempts = d.attempts + 1, lease_until = %(lease_until)s
+FROM picked, planning_sync_outboxevent ev, planning_sync_connector c
+WHERE d.id = picked.id AND ev.id = d.event_id AND c.id = d.connector_id AND EXISTS (SELECT 1 FROM settings)
+RETURNING {returning}
+"""
+
+
+def _fields(model: type[Any], alias: str) -> tuple[list[str], str]:
+    names = [f.attname for f in model._meta.concrete_fields]
+    return names, ", ".join(f"{alias}.{f.column}" for f in model._meta.concrete_fields)
+
+
+# The claim returns the deliveries with their event and connector, so nothing is read twice.
+_RETURNED = [_fields(Delivery, "d"), _fields(OutboxEvent, "ev"), _fields(Connector, "c")]
+_CLAIM_SQL = _CLAIM_SQL.replace("{returning}", ", ".join(sql for _, sql in _RETURNED))
+
+
+def claim(
+    *, priority: int | None, now: dt.datetime | None = None, batch: int | None = None, portable: bool = False
+) -> list[Delivery]:
+    """Take up to ``batch`` due deliveries, oldest event first, and mark them in flight under a lease.
+
+    On PostgreSQL one statement does it (call it outside any other transaction: it turns off
+    synchronous commit for the transaction it runs in); ``portable`` forces the ORM version
+    that other databases use.
+    """
     engine = EngineSettings.current()
     now = now or timezone.now()
+    if connection.vendor == "postgresql" and not portable:
+        return _claim_postgresql(priority=priority, now=now, batch=batch or engine.batch, engine=engine)
     earlier_open = Delivery.objects.filter(
         connector=OuterRef("connector"),
         aggregate_key=OuterRef("aggregate_key"),
@@ -116,6 +164,50 @@ def claim(*, priority: int | None, now: dt.datetime | None = None, batch: int | 
     for row in claimed:  # what the update just wrote, without reading it back
         row.status, row.attempts, row.lease_until = Delivery.Status.IN_FLIGHT, row.attempts + 1, lease_until
     return claimed
+
+
+def _claim_postgresql(*, priority: int | None, now: dt.datetime, batch: int, engine: EngineSettings) -> list[Delivery]:
+    params = {
+        "cooling_since": now - dt.timedelta(seconds=engine.circuit_cooldown_s),
+        "now": now,
+        "priority": priority,
+        "batch": batch,
+        "lease_until": now + dt.timedelta(seconds=engine.lease_s),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    claimed = sorted((_from_row(row) for row in rows), key=lambda d: d.event_id)
+    ids = [d.pk for d in claimed]
+    # The batch is sent one by one: its lease must outlast every call timing out in turn.
+    worst_case = sum(d.connector.timeout_s for d in claimed) + 5
+    if worst_case > engine.lease_s:
+        lease_until = now + dt.timedelta(seconds=worst_case)
+        Delivery.objects.filter(id__in=ids, status=Delivery.Status.IN_FLIGHT).update(lease_until=lease_until)
+        for row in claimed:
+            row.lease_until = lease_until
+    return claimed
+
+
+def _from_row(row: tuple[Any, ...]) -> Delivery:
+    """Model instances from one returned row: the delivery, its event and its connector."""
+    values = iter(row)
+    built: list[Any] = []
+    for model, (names, _) in zip((Delivery, OutboxEvent, Connector), _RETURNED, strict=True):
+        fields = {f.attname: f for f in model._meta.concrete_fields}
+        loaded = [_from_db_value(fields[name], next(values)) for name in names]
+        built.append(model.from_db(connection.alias, names, loaded))
+    delivery, event, connector = built
+    delivery.event, delivery.connector = event, connector
+    return delivery  # type: ignore[no-any-return]
+
+
+def _from_db_value(field: Any, value: Any) -> Any:
+    """What the ORM would have made of a column value (JSON decoded, for one)."""
+    converter = getattr(field, "from_db_value", None)
+    return converter(value, None, connection) if converter is not None and value is not None else value
 
 
 def attempt(delivery: Delivery) -> str:
@@ -155,15 +247,38 @@ def finish(delivery: Delivery, outcome: Outcome, *, now: dt.datetime | None = No
     if not outcome.delivered:
         changes["last_error"] = outcome.error[:2000]
     changes |= {"last_status_code": outcome.status_code, "lease_until": None}
-    with _bookkeeping():
-        written = Delivery.objects.filter(
-            pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.IN_FLIGHT
-        ).update(**changes)
-        if written and not _healthy_already(delivery.connector, outcome, now):
-            _record_health(delivery.connector_id, outcome, now, engine)
-    if not written:
+    if not _write_fenced(delivery, changes):
         return "stale"
+    if not _healthy_already(delivery.connector, outcome, now):
+        with _bookkeeping():
+            _record_health(delivery.connector_id, outcome, now, engine)
     return str(changes["status"])
+
+
+_COLUMNS = {field.name: field.column for field in Delivery._meta.concrete_fields}
+_FINISH_SQL = (
+    "WITH settings AS (SELECT set_config('synchronous_commit', 'off', true)) "
+    "UPDATE planning_sync_delivery SET {assignments} "
+    "WHERE id = %s AND attempts = %s AND status = 'in_flight' AND EXISTS (SELECT 1 FROM settings)"
+)
+
+
+def _write_fenced(delivery: Delivery, changes: dict[str, Any]) -> bool:
+    """Write an attempt's outcome only if the attempt still owns the row (one statement on PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        with _bookkeeping():
+            return bool(
+                Delivery.objects.filter(
+                    pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.IN_FLIGHT
+                ).update(**changes)
+            )
+    # Column names come from the model's own fields, never from input; values are parameters.
+    columns = [(_COLUMNS[name], value) for name, value in changes.items()]
+    assignments = ", ".join(f"{column} = %s" for column, _ in columns)
+    sql = _FINISH_SQL.format(assignments=assignments)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for _, value in columns] + [delivery.pk, delivery.attempts])
+        return bool(cursor.rowcount)
 
 
 def _release(delivery: Delivery, *, until: dt.datetime, reason: str) -> str:

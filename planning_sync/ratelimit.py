@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -24,16 +25,18 @@ return tostring(wait)
 
 _local: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
-_client: redis.Redis | None = None
+_script: Any = None
 
 
-def _redis() -> redis.Redis | None:
-    global _client
+def _bucket_script() -> Any:
+    """The token bucket as a registered script: Redis runs it by its hash (EVALSHA), not by its text."""
+    global _script
     if not settings.REDIS_URL:
         return None
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    return _client
+    if _script is None:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        _script = client.register_script(_TAKE)
+    return _script
 
 
 def take(name: str, *, rate: float, burst: int) -> float:
@@ -42,11 +45,11 @@ def take(name: str, *, rate: float, burst: int) -> float:
     When Redis cannot be reached the bucket falls back to this process, so an
     outage of the cache slows nothing down but loosens the limit per worker.
     """
-    client = _redis()
+    script = _bucket_script()
     now = time.time()
-    if client is not None:
+    if script is not None:
         try:
-            return float(client.eval(_TAKE, 1, f"supplyline:ratelimit:{name}", rate, burst, now))
+            return float(script(keys=[f"supplyline:ratelimit:{name}"], args=[rate, burst, now]))
         except redis.RedisError:
             pass
     with _local_lock:

@@ -380,3 +380,18 @@ def test_a_batch_lease_outlasts_every_call_timing_out(erp, supplier):
     claimed = delivery.claim(priority=None, now=now)
     assert len(claimed) == 5
     assert all(d.lease_until >= now + dt.timedelta(seconds=50) for d in claimed)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["postgresql-statement", "orm"])
+def test_both_claims_take_the_head_of_each_pos_queue_and_lease_it(erp, supplier, portable):
+    first_po, second_po = PurchaseOrderFactory(supplier=supplier), PurchaseOrderFactory(supplier=supplier)
+    a1, b1 = _record(first_po, step=1), _record(second_po, step=1)
+    _record(first_po, step=2)
+    now = timezone.now()
+    claimed = delivery.claim(priority=None, now=now, portable=portable)
+    assert [d.event_id for d in claimed] == [a1.pk, b1.pk]
+    assert all(d.status == Delivery.Status.IN_FLIGHT and d.attempts == 1 for d in claimed)
+    stored = Delivery.objects.filter(status=Delivery.Status.IN_FLIGHT)
+    assert {d.pk for d in stored} == {d.pk for d in claimed}
+    assert all(d.lease_until > now for d in stored)
+    assert delivery.claim(priority=None, now=now, portable=portable) == []
