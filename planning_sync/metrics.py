@@ -66,11 +66,23 @@ class DeliveryCollector:
         self.now = now
 
     def collect(self) -> Iterator[Metric]:
-        names = selectors.connector_names()
+        circuits = selectors.connector_circuits()
+        names = {pk: name for pk, name, _ in circuits}
+        yield self._circuits(circuits)
         yield self._events()
         yield from self._deliveries(names)
         yield from self._backlog(names)
         yield self._latency(names)
+
+    def _circuits(self, circuits: list[tuple[int, str, str]]) -> Metric:
+        family = GaugeMetricFamily(
+            "supplyline_connector_circuit_open",
+            "1 while a connector's circuit breaker is open or half open (deliveries paused or probing).",
+            labels=["connector", "state"],
+        )
+        for _, name, state in circuits:
+            family.add_metric([name, state], 0 if state == "closed" else 1)
+        return family
 
     def _events(self) -> Metric:
         family = CounterMetricFamily("supplyline_events_recorded", "Events recorded in the outbox.", labels=["type"])

@@ -490,6 +490,14 @@ def proposal_decide(
         errors.add("__all__", f"This proposal was already {answer.get_outcome_display().lower()}.")
     if not approve and not reason.strip():
         errors.add("reason", "Say why you decline, so the supplier can answer again.")
+    if approve and answer.action == Action.CHANGE:
+        past = [d for d in LineTerms.from_json(answer.proposed).deliveries if d.date < timezone.localdate()]
+        if past:
+            errors.add(
+                "__all__",
+                f"The proposed delivery date {past[0].date.isoformat()} has passed: "
+                "decline, and ask the supplier for a new date.",
+            )
     errors.raise_if_any()
     line = answer.line
     now = timezone.now()

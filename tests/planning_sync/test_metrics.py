@@ -101,3 +101,16 @@ def test_without_a_token_the_endpoint_is_open(client, connectors, settings):
 
 def test_a_scrape_is_never_cached(client, connectors):
     assert "no-cache" in client.get("/metrics")["Cache-Control"]
+
+
+def test_an_open_circuit_shows_in_the_metrics(client):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from planning_sync.models import Connector
+
+    Connector.objects.create(name="erp-x", kind="webhook", config={"url": "http://127.0.0.1:9/"}, circuit="open")
+    Connector.objects.create(name="plan-x", kind="webhook", config={"url": "http://127.0.0.1:9/"})
+    body = client.get("/metrics").content.decode()
+    family = next(f for f in text_string_to_metric_families(body) if f.name == "supplyline_connector_circuit_open")
+    values = {s.labels["connector"]: (s.labels["state"], s.value) for s in family.samples}
+    assert values == {"erp-x": ("open", 1.0), "plan-x": ("closed", 0.0)}

@@ -1122,3 +1122,15 @@ def test_an_erp_revision_number_is_kept_even_when_it_skips(po):
             po=po, by=None, expected_version=None, changes=[services.LineChange(10, quantity=Decimal(8))], revision=5
         )
     assert "revision" in excinfo.value.message_dict
+
+
+def test_a_proposal_whose_date_has_passed_cannot_be_approved(po, supplier_user, buyer, reason):
+    later = timezone.localdate() + dt.timedelta(days=40)
+    submit(po, supplier_user, LineDecision(10, "change", deliveries=(Delivery(Decimal(100), later),)), accept(20))
+    answer = AcknowledgementLine.objects.get(line__line_number=10)
+    stale = {**answer.proposed, "deliveries": [{"quantity": "100", "date": "2020-01-01"}]}
+    AcknowledgementLine.objects.filter(pk=answer.pk).update(proposed=stale)
+    with pytest.raises(ValidationError, match="2020-01-01 has passed"):
+        services.proposal_decide(answer=answer, by=buyer, approve=True)
+    answer.refresh_from_db()
+    assert answer.outcome == Outcome.PENDING
