@@ -2,7 +2,7 @@
 
 Run with `make bench`. It needs PostgreSQL and Redis on 127.0.0.1 and uses its own database
 (supplyline_bench, created and migrated here). It starts the sandbox ERP in-process and one
-Celery worker (2 processes) on the project's queues, then:
+Celery worker (BENCH_WORKERS processes, 2 by default) on the project's queues, then:
 
 1. floor: at a steady rate, commit one row and, on commit, send a no-op task that notes when
    it ran; the floor is commit -> task ran;
@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RATE_PER_S = float(os.environ.get("BENCH_RATE", "20"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+WORKERS = os.environ.get("BENCH_WORKERS", "2")
 
 
 def _setup_django() -> None:
@@ -76,7 +77,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="supplyline-bench-"))
     sandbox = SandboxServer(db_path=folder / "sandbox.sqlite3").start()
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [
             sys.executable,
             "-m",
@@ -87,7 +88,7 @@ def main() -> None:
             "-Q",
             "critical,default,bulk",
             "--concurrency",
-            "2",
+            WORKERS,
             "-l",
             "WARNING",
             "--without-gossip",
