@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from config.admin import ReadOnlyAdmin
 from planning_sync import delivery
 from planning_sync.connectors import REGISTRY, kind_choices
 from planning_sync.envelope import cloudevent
@@ -17,7 +18,7 @@ from planning_sync.models import Connector, Delivery, InboundRecord, OutboxEvent
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin[OutboxEvent]):
+class OutboxEventAdmin(ReadOnlyAdmin[OutboxEvent]):
     """The outbox is append-only: staff read it, nobody edits it."""
 
     list_display = ["recorded_at", "type", "subject", "channel", "actor", "priority"]
@@ -25,15 +26,6 @@ class OutboxEventAdmin(admin.ModelAdmin[OutboxEvent]):
     search_fields = ["subject", "event_id"]
     list_select_related = ["actor"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: OutboxEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: OutboxEvent | None = None) -> bool:
-        return False
 
 
 def _named_messages(error: ValidationError) -> Iterator[str]:
@@ -139,7 +131,7 @@ class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyAdmin[Delivery]):
     """Deliveries are the engine's work: staff read them and replay them; nobody edits them."""
 
     list_display = [
@@ -180,15 +172,6 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("planning_sync.change_delivery")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
 
 
 @admin.register(InboundRecord)

@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.db import models
 from django.http import HttpRequest
 
+from config.admin import ReadOnlyAdmin
 from purchasing.models import (
     Acknowledgement,
     AcknowledgementLine,
@@ -83,19 +83,6 @@ class ReasonCodeAdmin(admin.ModelAdmin[ReasonCode]):
     list_filter = ["is_active"]
     list_editable = ["is_active", "sort_order"]
     search_fields = ["code", "label"]
-
-
-class ReadOnlyAdmin[M: models.Model](admin.ModelAdmin[M]):
-    """Records of what happened: browsable, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
 
 
 class AcknowledgementLineInline(admin.TabularInline[AcknowledgementLine, Acknowledgement]):
