@@ -313,6 +313,9 @@ PLANNING_SYNC = {
     "retry_cap_s": float(env_decimal("PLANNING_SYNC_RETRY_CAP_S", "300")),
     "circuit_threshold": env_int("PLANNING_SYNC_CIRCUIT_THRESHOLD", 5),
     "circuit_cooldown_s": float(env_decimal("PLANNING_SYNC_CIRCUIT_COOLDOWN_S", "10")),
+    # The claim is a server-side prepared statement on each connection (planned once, not per
+    # wake-up). Turn off behind a pooler in transaction mode, which cannot keep SQL PREPAREs.
+    "prepared_claim": env_bool("PLANNING_SYNC_PREPARED_CLAIM", True),
 }
 PLANNING_SYNC_SWEEP_S = env_int("PLANNING_SYNC_SWEEP_S", 2)
 # How often connectors with `pull_feeds` are asked for ERP and planning changes.

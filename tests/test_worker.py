@@ -5,6 +5,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
+from django.db import connections
 from django.urls import reverse
 
 from config.celery import QUEUE_NAMES, app
@@ -50,3 +51,29 @@ def test_html_alternatives_survive_the_trip_through_the_broker(worker):
     assert _wait_for(lambda: any(m.subject == "Hello" for m in mail.outbox))
     sent = next(m for m in mail.outbox if m.subject == "Hello")
     assert sent.alternatives[0][0] == "<p>rich</p>"
+
+
+_backend_pids: list[int] = []
+
+
+@app.task(name="tests.record_backend_pid")
+def record_backend_pid(*, then_close: bool = False) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        _backend_pids.append(cursor.fetchone()[0])
+    if then_close:  # so the test database can be dropped at the end of the run
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_reuse_the_database_connection_of_the_worker(worker, monkeypatch):
+    # Celery's Django fix-up would open a new connection for every task (a cost larger than a
+    # delivery's claim); the worker keeps one for CONN_MAX_AGE like a web process does.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)  # `make test` runs with 0
+    _backend_pids.clear()
+    for n in range(3):
+        record_backend_pid.apply_async(kwargs={"then_close": n == 2}, queue="critical")
+    assert _wait_for(lambda: len(_backend_pids) == 3)
+    assert len(set(_backend_pids)) == 1, _backend_pids

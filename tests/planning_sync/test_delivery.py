@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -395,3 +395,35 @@ def test_both_claims_take_the_head_of_each_pos_queue_and_lease_it(erp, supplier,
     assert {d.pk for d in stored} == {d.pk for d in claimed}
     assert all(d.lease_until > now for d in stored)
     assert delivery.claim(priority=None, now=now, portable=portable) == []
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_is_prepared_once_per_connection_and_again_after_a_reconnect(erp, supplier):
+    po = PurchaseOrderFactory(supplier=supplier)
+    first, second = _record(po, step=1), _record(po, step=2)
+    connection.close()
+    assert [d.event_id for d in delivery.claim(priority=None)] == [first.pk]
+    assert _prepared_statements() == ["supplyline_claim_v1"]
+    Delivery.objects.filter(event=first).update(status=Delivery.Status.DELIVERED)
+    assert [d.event_id for d in delivery.claim(priority=None)] == [second.pk]  # the stored plan
+    Delivery.objects.filter(event=second).update(status=Delivery.Status.DELIVERED)
+    third = _record(po, step=3)
+    connection.close()  # a new session knows nothing of the old one's statements
+    assert _prepared_statements() == []
+    assert [d.event_id for d in delivery.claim(priority=None)] == [third.pk]
+    assert _prepared_statements() == ["supplyline_claim_v1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_runs_unprepared_when_turned_off(erp, supplier, settings):
+    settings.PLANNING_SYNC = {**settings.PLANNING_SYNC, "prepared_claim": False}
+    first = _record(PurchaseOrderFactory(supplier=supplier), step=1)
+    connection.close()
+    assert [d.event_id for d in delivery.claim(priority=None)] == [first.pk]
+    assert _prepared_statements() == []
