@@ -117,6 +117,18 @@ app.conf.update(
             "task": "purchasing.tasks.sweep_acknowledgement_deadlines",
             "schedule": timedelta(minutes=5),
         },
+        "sweep-shipments-departed": {
+            "task": "purchasing.tasks.sweep_shipments_departed",
+            "schedule": timedelta(minutes=15),
+        },
+        "sweep-unsent-purchase-orders": {
+            "task": "purchasing.tasks.sweep_unsent_purchase_orders",
+            "schedule": timedelta(minutes=15),
+        },
+        "import-document-folders": {
+            "task": "purchasing.tasks.import_document_folders",
+            "schedule": timedelta(seconds=settings.SUPPLYLINE_EDI_SCAN_S),
+        },
         "clear-expired-sessions": {
             "task": "suppliers.tasks.clear_expired_sessions",
             "schedule": crontab(hour=3, minute=17),

@@ -19,8 +19,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
 
 
 class InvalidCursor(ValueError):
@@ -107,3 +110,22 @@ def paginate[M: Model](
         next_cursor=cursor_of(rows[-1]) if rows and has_next else None,
         previous_cursor=cursor_of(rows[0]) if rows and has_previous else None,
     )
+
+
+def paginate_request[M: Model](
+    request: HttpRequest, queryset: QuerySet[M], *, ordering: tuple[str, ...]
+) -> KeysetPage[M]:
+    """The page a list view's ``after``/``before`` query parameters ask for, ``SUPPLYLINE_PAGE_SIZE`` long;
+    a cursor that does not fit shows the first page with a warning instead of an error."""
+    size = settings.SUPPLYLINE_PAGE_SIZE
+    try:
+        return paginate(
+            queryset,
+            ordering=ordering,
+            page_size=size,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except InvalidCursor as error:
+        messages.warning(request, f"{error} Showing the first page.")
+        return paginate(queryset, ordering=ordering, page_size=size)

@@ -305,6 +305,27 @@ SUPPLYLINE_BASE_URL = (
 ).rstrip("/")
 
 # --- Integration engine (planning_sync) ------------------------------------
+# How far a shipment notice's dates may be from today (ship date) and from the ship date (arrival).
+SUPPLYLINE_SHIPMENT_DATES = {
+    "past_days": env_int("SUPPLYLINE_SHIP_DATE_PAST_DAYS", 30),
+    "future_days": env_int("SUPPLYLINE_SHIP_DATE_FUTURE_DAYS", 60),
+    "transit_days": env_int("SUPPLYLINE_TRANSIT_DAYS", 90),
+}
+
+# B2B documents (CSV, Excel, X12, EDIFACT). A file larger than this is refused before it is read.
+SUPPLYLINE_DOCUMENT_MAX_BYTES = env_int("SUPPLYLINE_DOCUMENT_MAX_BYTES", 20 * 1024 * 1024)
+# Per-supplier drop folders for a VAN or SFTP: <root>/<supplier code>/inbound is scanned, files move to
+# processed/ or rejected/, and what we send (997, CONTRL, 850, ORDERS) is written to outbound/.
+SUPPLYLINE_EDI_ROOT = Path(env_str("SUPPLYLINE_EDI_ROOT", str(DATA_DIR / "edi")))
+SUPPLYLINE_EDI_SCAN_S = env_int("SUPPLYLINE_EDI_SCAN_S", 60)
+# Our own interchange identities, as the suppliers' EDI systems know us.
+SUPPLYLINE_EDI = {
+    "x12_qualifier": env_str("SUPPLYLINE_X12_QUALIFIER", "ZZ"),
+    "x12_id": env_str("SUPPLYLINE_X12_ID", "SUPPLYLINE"),
+    "edifact_id": env_str("SUPPLYLINE_EDIFACT_ID", "SUPPLYLINE"),
+    "edifact_qualifier": env_str("SUPPLYLINE_EDIFACT_QUALIFIER", "ZZZ"),
+}
+
 PLANNING_SYNC = {
     # A claimed delivery whose worker died is claimed again after this; above any connector timeout.
     "lease_s": env_int("PLANNING_SYNC_LEASE_S", 30),

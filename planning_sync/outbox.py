@@ -37,12 +37,12 @@ def record_event(
         raise RuntimeError("record_event must be called inside the transaction that makes the change.")
     if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}.")
-    subject_type, key = _subject_key(subject)
+    subject_type, key, aggregate = _subject_key(subject)
     event = OutboxEvent.objects.create(
         type=f"{EVENT_NAMESPACE}.{type}.v1",
         subject_type=subject_type,
         subject=key,
-        aggregate_key=f"{subject_type}:{key}",
+        aggregate_key=aggregate,
         data=data,
         actor=actor if getattr(actor, "pk", None) else None,
         channel=channel,
@@ -78,8 +78,14 @@ def fan_out(event: OutboxEvent) -> int:
     return len(connectors)
 
 
-def _subject_key(subject: models.Model) -> tuple[str, str]:
+def _subject_key(subject: models.Model) -> tuple[str, str, str]:
+    """The subject's type, the key receivers know it by, and the aggregate whose events keep their order."""
     label = subject._meta.model_name or "object"
     if label == "purchaseorder":
-        return "purchase_order", str(subject.number)  # type: ignore[attr-defined]
-    return label, str(subject.pk)
+        number = str(subject.number)  # type: ignore[attr-defined]
+        return "purchase_order", number, f"purchase_order:{number}"
+    if label == "shipmentnotice":
+        # ASN numbers are unique per supplier only: the aggregate names the supplier too.
+        number, supplier_id = str(subject.number), subject.supplier_id  # type: ignore[attr-defined]
+        return "shipment_notice", number, f"shipment_notice:{supplier_id}:{number}"
+    return label, str(subject.pk), f"{label}:{subject.pk}"

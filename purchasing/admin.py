@@ -6,11 +6,16 @@ from purchasing.models import (
     Acknowledgement,
     AcknowledgementLine,
     HistoryEntry,
+    InboundDocument,
     Item,
+    OutboundDocument,
     PurchaseOrder,
     PurchaseOrderLine,
     ReasonCode,
     ScheduleLine,
+    ShipmentLine,
+    ShipmentNotice,
+    ShipmentPackage,
     Site,
 )
 
@@ -23,8 +28,8 @@ class SiteAdmin(admin.ModelAdmin[Site]):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin[Item]):
-    list_display = ["sku", "description", "unit_of_measure"]
-    list_filter = ["unit_of_measure"]
+    list_display = ["sku", "description", "unit_of_measure", "lot_controlled", "expiry_controlled"]
+    list_filter = ["unit_of_measure", "lot_controlled", "expiry_controlled"]
     search_fields = ["sku", "description"]
 
 
@@ -121,4 +126,59 @@ class HistoryEntryAdmin(ReadOnlyAdmin[HistoryEntry]):
     list_filter = ["channel", "action"]
     search_fields = ["po__number", "summary"]
     list_select_related = ["po", "actor"]
+    show_full_result_count = False
+
+
+# --- shipment notices and B2B documents: records of what suppliers sent; they change through services only.
+
+
+class ShipmentPackageInline(admin.TabularInline[ShipmentPackage, ShipmentNotice]):
+    model = ShipmentPackage
+    extra = 0
+    fields = ("position", "kind", "sscc", "parent")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: ShipmentNotice | None = None) -> bool:
+        return False
+
+
+class ShipmentLineInline(admin.TabularInline[ShipmentLine, ShipmentNotice]):
+    model = ShipmentLine
+    extra = 0
+    fields = ("position", "po_line", "quantity", "package", "lot_number", "expiry_date", "received_quantity")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: ShipmentNotice | None = None) -> bool:
+        return False
+
+
+@admin.register(ShipmentNotice)
+class ShipmentNoticeAdmin(ReadOnlyAdmin[ShipmentNotice]):
+    list_display = ["number", "supplier", "site", "status", "ship_date", "estimated_arrival", "channel", "submitted_at"]
+    list_filter = ["status", "channel", "site"]
+    search_fields = ["number", "supplier__code", "tracking_number", "lines__po_line__po__number"]
+    list_select_related = ["supplier", "site"]
+    inlines = [ShipmentPackageInline, ShipmentLineInline]
+    show_full_result_count = False
+
+
+@admin.register(InboundDocument)
+class InboundDocumentAdmin(ReadOnlyAdmin[InboundDocument]):
+    list_display = ["pk", "supplier", "format", "kind", "source", "status", "filename", "control_number", "received_at"]
+    list_filter = ["status", "format", "kind", "source"]
+    search_fields = ["supplier__code", "filename", "control_number", "sender_id"]
+    list_select_related = ["supplier"]
+    exclude = ["content"]  # binary: downloaded from the portal's document page
+    show_full_result_count = False
+
+
+@admin.register(OutboundDocument)
+class OutboundDocumentAdmin(ReadOnlyAdmin[OutboundDocument]):
+    list_display = ["filename", "supplier", "format", "kind", "control_number", "created_at"]
+    list_filter = ["format", "kind"]
+    search_fields = ["supplier__code", "filename", "po__number"]
+    list_select_related = ["supplier"]
+    exclude = ["content"]
     show_full_result_count = False

@@ -2,7 +2,17 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from purchasing.models import POStatus, PurchaseOrder, PurchaseOrderLine, Site
+from purchasing.models import (
+    DocumentFormat,
+    InboundDocument,
+    POStatus,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ShipmentLine,
+    ShipmentNotice,
+    ShipmentStatus,
+    Site,
+)
 from suppliers.models import Supplier, SupplierItem
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -96,3 +106,71 @@ class PurchaseOrderFilter(django_filters.FilterSet):  # type: ignore[misc]  # dj
 
     def no_op(self, queryset: QuerySet[PurchaseOrder], name: str, value: str) -> QuerySet[PurchaseOrder]:
         return queryset
+
+
+# --- shipment notices ----------------------------------------------------------------------------
+
+
+class ShipmentNoticeFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no type hints
+    q = django_filters.CharFilter(method="search", label="Search", help_text="ASN, PO or tracking number")
+    status = django_filters.ChoiceFilter(choices=ShipmentStatus.choices, empty_label="Any status")
+    site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), to_field_name="code", empty_label="Any site")
+    supplier = django_filters.ModelChoiceFilter(
+        queryset=Supplier.objects.all(), to_field_name="code", empty_label="Any supplier"
+    )
+    # The notices of one PO, for the link from the PO's page; not a field people fill in.
+    po = django_filters.CharFilter(method="filter_po", label="Purchase order", widget=forms.HiddenInput)
+
+    # Newest first, as the list's indexes are built; the last key is unique (keyset pagination).
+    ordering = ("-submitted_at", "-id")
+
+    class Meta:
+        model = ShipmentNotice
+        fields = ["q", "status", "site", "supplier", "po"]
+
+    def __init__(self, *args: object, suppliers: QuerySet[Supplier] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if suppliers is None:
+            # Supplier users only ever see their own suppliers' notices.
+            del self.filters["supplier"]
+        else:
+            self.filters["supplier"].queryset = suppliers
+
+    def search(self, queryset: QuerySet[ShipmentNotice], name: str, value: str) -> QuerySet[ShipmentNotice]:
+        value = value.strip()
+        if not value:
+            return queryset
+        by_po = ShipmentLine.objects.filter(shipment=OuterRef("pk"), po_line__po__number__istartswith=value)
+        return queryset.filter(Q(number__istartswith=value) | Q(tracking_number__istartswith=value) | Exists(by_po))
+
+    def filter_po(self, queryset: QuerySet[ShipmentNotice], name: str, value: str) -> QuerySet[ShipmentNotice]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Exists(ShipmentLine.objects.filter(shipment=OuterRef("pk"), po_line__po__number=value)))
+
+
+# --- B2B documents ------------------------------------------------------------------------------
+
+
+class InboundDocumentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no type hints
+    status = django_filters.ChoiceFilter(choices=InboundDocument.Status.choices, empty_label="Any status")
+    format = django_filters.ChoiceFilter(choices=DocumentFormat.choices, empty_label="Any format")
+    supplier = django_filters.ModelChoiceFilter(
+        queryset=Supplier.objects.all(), to_field_name="code", empty_label="Any supplier"
+    )
+
+    class Meta:
+        model = InboundDocument
+        fields = ["status", "format", "supplier"]
+
+    # The keyset order of the list; the last key is unique.
+    ordering = ("-received_at", "-id")
+
+    def __init__(self, *args: object, suppliers: QuerySet[Supplier] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if suppliers is None:
+            # Supplier users see only their own suppliers' documents.
+            del self.filters["supplier"]
+        else:
+            self.filters["supplier"].queryset = suppliers

@@ -46,6 +46,7 @@ from purchasing.models import (
     Site,
 )
 from purchasing.services import LineChange, NewLine, change_order_issue, purchase_order_issue
+from purchasing.services.shipments import receipt_allocate
 from suppliers.models import NotificationKind, Supplier, User
 
 
@@ -382,8 +383,9 @@ def receipt_import(document: Any) -> ImportOutcome:
     Idempotent by the receipt's ``erp_id``. A line is received once its
     received quantity reaches the ordered one; ``close`` before then closes it
     short. The PO is received once every line not cancelled is received or
-    closed. Only acknowledged (or shipped) lines can be received. Locks the PO;
-    emits ``receipt.recorded``.
+    closed. Only acknowledged (or shipped) lines can be received. The quantities
+    are allotted to the lines' shipment notices (``asn_number`` names the one, when
+    the ERP knows it). Locks the PO; emits ``receipt.recorded`` (and ``asn.received``).
     """
     doc = validated("receipts", document)
     po = _one(
@@ -398,6 +400,7 @@ def receipt_import(document: Any) -> ImportOutcome:
         external_id=doc["erp_id"], po=po, received_at=dt.datetime.fromisoformat(doc["received_at"])
     )
     received = _receive_lines(po, receipt, doc["lines"])
+    receipt_allocate(po=po, receipt=receipt, received=received, asn_number=doc.get("asn_number", ""))
     done = (LineStatus.RECEIVED, LineStatus.CLOSED, LineStatus.CANCELLED)
     if po.status != POStatus.RECEIVED and all(line.status in done for line in po.lines.all()):
         _receive(po, POStatus.RECEIVED)

@@ -7,6 +7,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from purchasing import tasks
 from purchasing.models import PurchaseOrder
 from suppliers import services as supplier_services
 from suppliers.models import NOTIFIED_ROLES, NotificationKind, SupplierMembership, User
@@ -43,3 +44,10 @@ def notify_supplier(po: PurchaseOrder, kind: NotificationKind, **context: Any) -
         message.attach_alternative(render_to_string(f"purchasing/email/{kind}.html", ctx), "text/html")
         supplier_services.email_enqueue(message)
     return len(users)
+
+
+def send_to_edi_supplier(po: PurchaseOrder) -> None:
+    """An EDI supplier gets the PO's revision as an 850 or ORDERS, sent once the transaction commits."""
+    if po.supplier.edi_standard:
+        # celery-types does not know Celery 5.4+'s delay_on_commit yet.
+        tasks.send_purchase_order_document.delay_on_commit(po.pk)  # type: ignore[attr-defined]

@@ -46,7 +46,13 @@ class SupplierAdmin(admin.ModelAdmin[Supplier]):
                 )
             },
         ),
+        (
+            "Shipping and EDI",
+            {"fields": ("gs1_company_prefix", "sscc_serial", "edi_standard", "edi_qualifier", "edi_id")},
+        ),
     )
+    # The serial moves only when Supplyline numbers a package, under the supplier's row lock.
+    readonly_fields = ["sscc_serial"]
 
 
 @admin.register(SupplierMembership)

@@ -164,6 +164,29 @@ class Supplier(models.Model):
     days_late_tolerance = models.PositiveSmallIntegerField(
         "days late tolerance", null=True, blank=True, help_text="Empty: the portal default."
     )
+    gs1_company_prefix = models.CharField(
+        "GS1 company prefix",
+        max_length=11,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]{7,11}$", "A GS1 company prefix is 7 to 11 digits.")],
+        help_text="Lets Supplyline number this supplier's packages (SSCCs) when a notice gives none.",
+    )
+    # The last SSCC serial reference Supplyline gave out under the prefix.
+    sscc_serial = models.PositiveBigIntegerField("last SSCC serial", default=0)
+    edi_standard = models.CharField(
+        "EDI standard",
+        max_length=10,
+        choices=[("", "None"), ("x12", "X12"), ("edifact", "EDIFACT")],
+        blank=True,
+        help_text="Send this supplier its purchase orders as X12 850 or EDIFACT ORDERS.",
+    )
+    edi_qualifier = models.CharField("EDI id qualifier", max_length=4, blank=True, help_text="e.g. ZZ or 01.")
+    edi_id = models.CharField(
+        "EDI interchange id",
+        max_length=35,
+        blank=True,
+        help_text="The sender id of this supplier's interchanges (X12 ISA06, EDIFACT UNB); empty: any.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,13 +6,15 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from purchasing.models import PurchaseOrder
+from purchasing.models import LineStatus, POStatus, PurchaseOrder
 from suppliers.models import Supplier, User
 from tests.factories import (
     BuyerFactory,
+    ItemFactory,
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     ScheduleLineFactory,
+    SiteFactory,
     SupplierFactory,
     SupplierMembershipFactory,
     UserFactory,
@@ -83,6 +85,24 @@ def po(supplier) -> PurchaseOrder:
     split = PurchaseOrderLineFactory.create(po=order, line_number=20, ordered_quantity=60)
     ScheduleLineFactory.create(line=split, schedule_number=1, quantity=40)
     ScheduleLineFactory.create(line=split, schedule_number=2, quantity=20)
+    return order
+
+
+@pytest.fixture
+def shippable_po(supplier) -> PurchaseOrder:
+    """An acknowledged ACME PO to site WH-EAST, ready to ship: line 10 (100 of SKU-BOLT), line 20 (60 of SKU-NUT)."""
+    supplier.gs1_company_prefix = "0614141"
+    supplier.save(update_fields=["gs1_company_prefix"])
+    site = SiteFactory.create(code="WH-EAST", name="East warehouse")
+    order = PurchaseOrderFactory.create(supplier=supplier, number="PO-200001", site=site, status=POStatus.ACKNOWLEDGED)
+    for number, sku, quantity in ((10, "SKU-BOLT", 100), (20, "SKU-NUT", 60)):
+        PurchaseOrderLineFactory.create(
+            po=order,
+            line_number=number,
+            item=ItemFactory.create(sku=sku),
+            ordered_quantity=quantity,
+            status=LineStatus.ACKNOWLEDGED,
+        )
     return order
 
 

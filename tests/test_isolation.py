@@ -8,13 +8,18 @@ is added to SAMPLES, so no route escapes the matrix.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from planning_sync.models import Connector, Delivery, Subscription
 from purchasing import services
+from purchasing.documents.intake import document_receive
+from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
+from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +27,18 @@ pytestmark = pytest.mark.django_db
 # URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
 SAMPLES = ("number", "pk", "name")
 # Routes whose argument names a different kind of object than the default sample.
-SAMPLE_OF_ROUTE = {"monitor:delivery-replay": {"pk": "delivery"}}
+SAMPLE_OF_ROUTE = {
+    "monitor:delivery-replay": {"pk": "delivery"},
+    **{f"purchasing:shipment-{verb}": {"pk": "shipment"} for verb in ("detail", "cancel", "replace", "labels")},
+    "purchasing:document-detail": {"pk": "document"},
+    "purchasing:document-content": {"pk": "document"},
+    "purchasing:outbound-document-content": {"pk": "outbound"},
+}
+# Routes that serve the same thing to everyone and hold no tenant data (checked below).
+NO_TENANT_DATA = {"purchasing:document-template"}
 # Routes only buyers may use: a supplier gets 404 on them, even for its own objects.
 BUYER_ONLY = {
+    "purchasing:expected-receipts",
     "purchasing:po-change-order",
     "purchasing:proposal-decide",
     "purchasing:proposal-list",
@@ -74,6 +88,8 @@ def _routes(kind: str) -> list[Route]:
             return "admin"
         if route.name in PUBLIC or (route.name or "").startswith(ACCOUNT_PAGE_PREFIX):
             return "account"
+        if route.qualified_name in NO_TENANT_DATA:
+            return "shared"
         if route.namespace in MACHINE_NAMESPACES:
             return "machine"
         return "object" if route.arguments else "list"
@@ -94,8 +110,9 @@ def test_the_walk_finds_the_portals_routes():
 
 
 @pytest.fixture
-def acme(po, supplier_user) -> dict[str, str]:
-    """One of each of ACME's objects that a URL can name: its PO, a proposal on it, a delivery of its events."""
+def acme(po, shippable_po, supplier_user) -> dict[str, str]:
+    """One of each of ACME's objects that a URL can name: its PO, a proposal on it, a delivery of its events,
+    a shipment notice with a package, a document it sent and our reply."""
     erp = Connector.objects.create(name="erp", kind="webhook", config={"url": "http://127.0.0.1:9/erp"})
     Subscription.objects.create(connector=erp, event_type="supplyline.po.*")
     ack = services.acknowledgement_submit(
@@ -108,12 +125,40 @@ def acme(po, supplier_user) -> dict[str, str]:
     dead = Delivery.objects.filter(event__subject=po.number).first()
     assert dead is not None
     Delivery.objects.filter(pk=dead.pk).update(status=Delivery.Status.DEAD)
+    notice = services.shipment_notice_submit(
+        supplier=po.supplier,
+        by=supplier_user,
+        shipment=ShipmentInput(
+            number="ASN-ISO-1",
+            ship_date=timezone.localdate(),
+            packages=(PackageInput(ref="P1", kind="pallet"),),
+            lines=(ShipmentLineInput(shippable_po.number, 10, Decimal(5), package_ref="P1"),),
+        ),
+        channel="web",
+    )
+    document = document_receive(
+        supplier=po.supplier, content=ISA_GARBAGE, filename="bad.x12", source="upload", by=supplier_user
+    )
+    reply = OutboundDocument.objects.create(
+        supplier=po.supplier,
+        format="x12",
+        kind="functional_ack",
+        filename="997.x12",
+        content=b"ISA",
+        control_number="9",
+    )
     return {
         "number": po.number,
         "pk": str(ack.lines.get(action="reject").pk),
         "name": erp.name,
         "delivery": str(dead.pk),
+        "shipment": str(notice.pk),
+        "document": str(document.pk),
+        "outbound": str(reply.pk),
     }
+
+
+ISA_GARBAGE = b"ISA*00*garbage"
 
 
 def _kwargs(route: Route, acme: dict[str, str]) -> dict[str, str]:
@@ -177,3 +222,12 @@ def test_account_pages_show_nothing_of_another_supplier(route, po, bob_client):
 def test_machine_endpoints_refuse_a_supplier_session(route, acme, alice_client):
     response = alice_client.post(reverse(route.qualified_name), data="[]", content_type="application/json")
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("route", _routes("shared"), ids=lambda r: r.qualified_name)
+def test_shared_downloads_hold_nothing_of_a_supplier(route, acme, po, bob_client):
+    samples = {"kind": "ship_notice", "fmt": "csv"}
+    response = bob_client.get(reverse(route.qualified_name, kwargs={a: samples[a] for a in route.arguments}))
+    assert response.status_code == 200
+    assert acme["number"].encode() not in response.content
+    assert po.supplier.name.encode() not in response.content

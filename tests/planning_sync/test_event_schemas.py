@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from planning_sync.envelope import cloudevent
 from planning_sync.event_schemas import SCHEMA_DIR, UnknownEventType, known_types, validate_event
 from planning_sync.models import OutboxEvent
 from purchasing import inbound, services
+from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import AcknowledgementLine, Channel, POStatus, PurchaseOrder, ReasonCode
 from purchasing.rules import Delivery
 from purchasing.services import LineChange, LineDecision, NewLine
@@ -81,10 +83,12 @@ def run_lifecycle(*, supplier: Supplier, supplier_user: User, buyer: User) -> No
         cancellations=[20],
     )
     services.acknowledgement_accept_all(po=po, by=supplier_user, channel=Channel.API, expected_version=_version(po))
+    _ship(supplier, supplier_user)
     inbound.receipt_import(
         {
             "erp_id": "GR-5000001",
             "po_number": po.number,
+            "asn_number": "ASN-7001",
             "received_at": f"{need_by.isoformat()}T08:30:00-06:00",
             "lines": [{"line_number": 10, "quantity": "120"}, {"line_number": 30, "quantity": 45, "close": True}],
         }
@@ -108,6 +112,34 @@ def _issue(supplier: Supplier, buyer: User, need_by: dt.date) -> PurchaseOrder:
         order_date=timezone.localdate(),
         lines=[NewLine(sku, Decimal(qty), Decimal(price), need_by) for sku, qty, price in lines],
     )
+
+
+def _ship(supplier: Supplier, supplier_user: User) -> None:
+    """ASN-7001 (a pallet holding a carton) is corrected by a replacement; ASN-7002 is sent, then cancelled."""
+    supplier.gs1_company_prefix = "0614141"
+    supplier.save(update_fields=["gs1_company_prefix"])
+    shipment = ShipmentInput(
+        number="ASN-7001",
+        ship_date=timezone.localdate(),
+        estimated_arrival=timezone.localdate() + dt.timedelta(days=2),
+        carrier_scac="ODFL",
+        carrier_name="Old Dominion",
+        tracking_number="PRO-55501",
+        packages=(PackageInput(ref="P1", kind="pallet"), PackageInput(ref="C1", parent_ref="P1")),
+        lines=(ShipmentLineInput("PO-200001", 10, Decimal(100), package_ref="C1"),),
+    )
+    first = services.shipment_notice_submit(supplier=supplier, by=supplier_user, shipment=shipment, channel=Channel.WEB)
+    corrected = replace(
+        shipment,
+        lines=(
+            ShipmentLineInput("PO-200001", 10, Decimal(120), package_ref="C1"),
+            ShipmentLineInput("PO-200001", 30, Decimal(45), package_ref="P1"),
+        ),
+    )
+    services.shipment_notice_replace(notice=first, by=supplier_user, shipment=corrected, channel=Channel.WEB)
+    spare = replace(shipment, number="ASN-7002", packages=(), lines=(ShipmentLineInput("PO-200001", 30, Decimal(5)),))
+    second = services.shipment_notice_submit(supplier=supplier, by=supplier_user, shipment=spare, channel=Channel.EDI)
+    services.shipment_notice_cancel(notice=second, by=supplier_user, reason="Sent twice by mistake.", channel="web")
 
 
 def _reject_then_cancel(supplier: Supplier, supplier_user: User, buyer: User) -> None:
@@ -192,6 +224,11 @@ def test_every_recorded_event_matches_its_schema(envelopes):
         ("PO-200001", "po.proposal.decided"),  # line 40's rejection, declined
         ("PO-200001", "po.revised"),
         ("PO-200001", "po.acknowledged"),
+        ("ASN-7001", "asn.submitted"),
+        ("ASN-7001", "asn.replaced"),
+        ("ASN-7002", "asn.submitted"),
+        ("ASN-7002", "asn.cancelled"),
+        ("ASN-7001", "asn.received"),  # closed: line 10 received in full, line 30 closed short
         ("PO-200001", "receipt.recorded"),
         ("PO-200002", "po.acknowledged"),
         ("PO-200002", "po.proposal.decided"),  # a rejection approved: the line is cancelled

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from planning_sync.models import Connector, Subscription
+from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import (
     Acknowledgement,
     AcknowledgementLine,
@@ -33,6 +34,7 @@ from purchasing.models import (
     Site,
 )
 from purchasing.rules import Delivery, LineTerms, tolerance_breaches
+from purchasing.services.shipments import shipment_notice_submit
 from suppliers.models import MANAGERS_GROUP, Supplier, SupplierItem, SupplierMembership, User
 from tests.factories import (
     BuyerFactory,
@@ -57,6 +59,9 @@ NAMED_SUPPLIERS = [
     ("ACME", "Acme Industrial Supply", "acme@example.com", ("Alex", "Acosta")),
     ("BOLT", "Bolt & Nut Co", "bolt@example.com", ("Bo", "Lindqvist")),
 ]
+# ACME works in the portal; BOLT is an X12 supplier with a drop folder (SUPPLYLINE_EDI_ROOT/BOLT/inbound).
+GS1_PREFIXES = {"ACME": "0614141", "BOLT": "0871234"}
+EDI_SETTINGS = {"BOLT": {"edi_standard": "x12", "edi_qualifier": "ZZ", "edi_id": "BOLTNUT"}}
 SUPPLIER_COUNT = 40
 ITEM_COUNT = 500
 PO_COUNT = 300
@@ -78,8 +83,9 @@ LINE_STATUSES: dict[str, list[str]] = {
     POStatus.REVISED: [LineStatus.REVISED, LineStatus.ACKNOWLEDGED],
     POStatus.CHANGES_PENDING: [LineStatus.CHANGES_PENDING, LineStatus.ACKNOWLEDGED],
     POStatus.ACKNOWLEDGED: [LineStatus.ACKNOWLEDGED],
-    POStatus.PARTIALLY_SHIPPED: [LineStatus.SHIPPED, LineStatus.ACKNOWLEDGED],
-    POStatus.SHIPPED: [LineStatus.SHIPPED],
+    # Built acknowledged, then shipped through the shipment service (make_shipments).
+    POStatus.PARTIALLY_SHIPPED: [LineStatus.ACKNOWLEDGED],
+    POStatus.SHIPPED: [LineStatus.ACKNOWLEDGED],
     POStatus.RECEIVED: [LineStatus.RECEIVED],
     POStatus.CLOSED: [LineStatus.CLOSED],
     POStatus.CANCELLED: [LineStatus.CANCELLED],
@@ -105,6 +111,7 @@ class DemoLoader:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.today = timezone.localdate()
+        self.to_ship: dict[str, str] = {}  # PO number -> the shipping status make_shipments gives it
         factory.random.reseed_random(SEED)  # type: ignore[no-untyped-call]
 
     def load(self) -> dict[str, int]:
@@ -116,12 +123,14 @@ class DemoLoader:
         catalog = self.make_supplier_items(suppliers, items)
         plan = self.po_plan(suppliers)
         self.make_purchase_orders(plan, sites, catalog)
+        shipments = self.make_shipments()
         return {
             "sites": len(sites),
             "suppliers": len(suppliers),
             "items": len(items),
             "purchase orders": PurchaseOrder.objects.count(),
             "lines": PurchaseOrderLine.objects.count(),
+            "shipment notices": shipments,
         }
 
     def make_connectors(self) -> None:
@@ -166,7 +175,14 @@ class DemoLoader:
     def make_suppliers(self, buyers: list[User]) -> list[Supplier]:
         suppliers = []
         for index, (code, name, email, (first, last)) in enumerate(NAMED_SUPPLIERS):
-            supplier = SupplierFactory.create(code=code, name=name, erp_vendor_id=f"V{200100 + index}", buyer=buyers[0])
+            supplier = SupplierFactory.create(
+                code=code,
+                name=name,
+                erp_vendor_id=f"V{200100 + index}",
+                buyer=buyers[0],
+                gs1_company_prefix=GS1_PREFIXES[code],
+                **EDI_SETTINGS.get(code, {}),
+            )
             user = UserFactory.create(email=email, first_name=first, last_name=last)
             SupplierMembershipFactory.create(user=user, supplier=supplier)
             suppliers.append(supplier)
@@ -251,7 +267,38 @@ class DemoLoader:
                 outcome=AcknowledgementLine.Outcome.PENDING,
             )
 
+    def make_shipments(self) -> int:
+        """Ship the POs planned as shipped or partially shipped, through the service every channel uses."""
+        count = 0
+        for po in PurchaseOrder.objects.filter(number__in=self.to_ship).select_related("supplier").order_by("pk"):
+            half = self.to_ship[po.number] == POStatus.PARTIALLY_SHIPPED  # half of every line, or all of it
+            ship_date = self.today - dt.timedelta(days=self.rng.randint(0, 6))
+            shipment = ShipmentInput(
+                number=f"ASN-{po.number.removeprefix('PO-')}",
+                ship_date=ship_date,
+                estimated_arrival=ship_date + dt.timedelta(days=self.rng.randint(1, 5)),
+                carrier_scac=self.rng.choice(["UPSN", "FDEG", "ODFL", "SAIA"]),
+                tracking_number=f"TRK{self.rng.randint(10**8, 10**9)}",
+                packages=(PackageInput(ref="P1", kind="pallet"),) if po.supplier.gs1_company_prefix else (),
+                lines=tuple(
+                    ShipmentLineInput(
+                        po.number,
+                        line.line_number,
+                        (line.ordered_quantity / 2).quantize(Decimal(1)) if half else line.ordered_quantity,
+                        package_ref="P1" if po.supplier.gs1_company_prefix else None,
+                        lot_number=f"L{self.rng.randint(1000, 9999)}",
+                    )
+                    for line in po.lines.order_by("line_number")
+                ),
+            )
+            shipment_notice_submit(supplier=po.supplier, by=None, shipment=shipment, channel=Channel.EDI)
+            count += 1
+        return count
+
     def build_po(self, number: int, supplier: Supplier, status: str, sites: list[Site]) -> PurchaseOrder:
+        if status in (POStatus.SHIPPED, POStatus.PARTIALLY_SHIPPED):
+            self.to_ship[f"PO-{500001 + number}"] = status
+            return self.build_po(number, supplier, POStatus.ACKNOWLEDGED, sites)
         awaiting = status in PurchaseOrder.AWAITING_ACK_STATUSES
         # Orders awaiting an answer are recent (a few already overdue); the rest are older.
         age_days = self.rng.randint(0, 4) if awaiting else self.rng.randint(5, 120)

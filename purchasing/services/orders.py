@@ -597,6 +597,7 @@ def change_order_issue(
         data={"po_number": po.number, "revision": po.revision, "version": po.version, "lines": diffs},
     )
     notifications.notify_supplier(po, NotificationKind.PO_CHANGED, diffs=diffs)
+    notifications.send_to_edi_supplier(po)
     return po
 
 
@@ -827,6 +828,7 @@ def purchase_order_issue(
         data={"po_number": po.number, "supplier": supplier.code, "lines": len(built)},
     )
     notifications.notify_supplier(po, NotificationKind.PO_NEW)
+    notifications.send_to_edi_supplier(po)
     return po
 
 

@@ -42,6 +42,12 @@ class Item(models.Model):
     sku = models.CharField("SKU", max_length=40, unique=True)
     description = models.CharField(max_length=300)
     unit_of_measure = models.CharField(max_length=10, default="EA")
+    lot_controlled = models.BooleanField(
+        "lot controlled", default=False, help_text="Shipment notices must give a lot or batch for this item."
+    )
+    expiry_controlled = models.BooleanField(
+        "expiry controlled", default=False, help_text="Shipment notices must give an expiry date for this item."
+    )
 
     class Meta:
         ordering = ["sku"]
@@ -92,8 +98,13 @@ _PO_TRANSITIONS: dict[str, frozenset[str]] = {
     POStatus.ACKNOWLEDGED: frozenset(
         {POStatus.REVISED, POStatus.PARTIALLY_SHIPPED, POStatus.SHIPPED, POStatus.CLOSED, POStatus.CANCELLED}
     ),
-    POStatus.PARTIALLY_SHIPPED: frozenset({POStatus.SHIPPED, POStatus.RECEIVED, POStatus.CLOSED}),
-    POStatus.SHIPPED: frozenset({POStatus.RECEIVED, POStatus.CLOSED}),
+    # Back to acknowledged or partially shipped: a shipment notice was cancelled before receipt.
+    POStatus.PARTIALLY_SHIPPED: frozenset(
+        {POStatus.ACKNOWLEDGED, POStatus.SHIPPED, POStatus.RECEIVED, POStatus.CLOSED}
+    ),
+    POStatus.SHIPPED: frozenset(
+        {POStatus.ACKNOWLEDGED, POStatus.PARTIALLY_SHIPPED, POStatus.RECEIVED, POStatus.CLOSED}
+    ),
     POStatus.RECEIVED: frozenset({POStatus.CLOSED}),
     POStatus.CLOSED: frozenset(),
     POStatus.CANCELLED: frozenset(),
@@ -130,8 +141,13 @@ _LINE_TRANSITIONS: dict[str, frozenset[str]] = {
     LineStatus.ACKNOWLEDGED: frozenset(
         {LineStatus.REVISED, LineStatus.PARTIALLY_SHIPPED, LineStatus.SHIPPED, LineStatus.CLOSED, LineStatus.CANCELLED}
     ),
-    LineStatus.PARTIALLY_SHIPPED: frozenset({LineStatus.SHIPPED, LineStatus.RECEIVED, LineStatus.CLOSED}),
-    LineStatus.SHIPPED: frozenset({LineStatus.RECEIVED, LineStatus.CLOSED}),
+    # Back to acknowledged or partially shipped: a shipment notice was cancelled before receipt.
+    LineStatus.PARTIALLY_SHIPPED: frozenset(
+        {LineStatus.ACKNOWLEDGED, LineStatus.SHIPPED, LineStatus.RECEIVED, LineStatus.CLOSED}
+    ),
+    LineStatus.SHIPPED: frozenset(
+        {LineStatus.ACKNOWLEDGED, LineStatus.PARTIALLY_SHIPPED, LineStatus.RECEIVED, LineStatus.CLOSED}
+    ),
     LineStatus.RECEIVED: frozenset({LineStatus.CLOSED}),
     LineStatus.CLOSED: frozenset(),
     LineStatus.CANCELLED: frozenset(),
@@ -254,6 +270,10 @@ class PurchaseOrderLine(models.Model):
     received_quantity = models.DecimalField(
         max_digits=14, decimal_places=3, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
     )
+    # The sum over the line's active shipment notices (kept by purchasing.shipments under the PO's lock).
+    shipped_quantity = models.DecimalField(
+        max_digits=14, decimal_places=3, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -272,6 +292,15 @@ class PurchaseOrderLine(models.Model):
     @property
     def extended_value(self) -> Decimal:
         return self.ordered_quantity * self.unit_price
+
+    @property
+    def is_ready_for_accrual(self) -> bool:
+        """Shipped per a shipment notice and not yet received: finance accrues the goods in transit."""
+        return self.shipped_quantity > self.received_quantity
+
+    @property
+    def is_shippable(self) -> bool:
+        return self.status in (LineStatus.ACKNOWLEDGED, LineStatus.PARTIALLY_SHIPPED, LineStatus.SHIPPED)
 
     @property
     def is_awaiting_answer(self) -> bool:
@@ -420,6 +449,10 @@ class Receipt(models.Model):
     external_id = models.CharField("ERP id", max_length=50, unique=True)
     # No separate index on po: receipt_po_idx leads with it.
     po = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts", db_index=False)
+    # The shipment notice the ERP received it against, when it says so.
+    shipment = models.ForeignKey(
+        "purchasing.ShipmentNotice", on_delete=models.PROTECT, null=True, blank=True, related_name="receipts"
+    )
     received_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,7 +3,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
-from config.keyset import InvalidCursor, KeysetPage, paginate
+from config.keyset import paginate_request
 from purchasing import selectors, services
 from purchasing.errors import StaleVersion
 from purchasing.filters import TABS, PurchaseOrderFilter
@@ -55,28 +54,13 @@ def _filterset(request: AuthedRequest) -> PurchaseOrderFilter:
     )
 
 
-def _page(request: AuthedRequest, queryset: Any, ordering: tuple[str, ...]) -> KeysetPage[PurchaseOrder]:
-    size = settings.SUPPLYLINE_PAGE_SIZE
-    try:
-        return paginate(
-            queryset,
-            ordering=ordering,
-            page_size=size,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
-        )
-    except InvalidCursor as error:
-        messages.warning(request, f"{error} Showing the first page.")
-        return paginate(queryset, ordering=ordering, page_size=size)
-
-
 @require_GET
 @login_required
 def po_list(request: AuthedRequest) -> HttpResponse:
     filterset = _filterset(request)
     valid = filterset.is_valid()
     queryset = filterset.qs.with_line_totals() if valid else PurchaseOrder.objects.none()
-    page = _page(request, queryset, filterset.ordering)
+    page = paginate_request(request, queryset, ordering=filterset.ordering)
     counts = selectors.purchase_order_tab_counts(filterset.without_tab() if valid else PurchaseOrder.objects.none())
     query = request.GET.copy()
     for key in ("after", "before"):
@@ -263,12 +247,7 @@ def proposal_list(request: AuthedRequest) -> HttpResponse:
     scope = request.GET.get("scope", default)
     scope = scope if scope in ("mine", "all") else default
     queryset = selectors.proposal_queue(user=request.user, scope=scope)
-    try:
-        page = paginate(
-            queryset, ordering=("id",), page_size=settings.SUPPLYLINE_PAGE_SIZE, after=request.GET.get("after")
-        )
-    except InvalidCursor:
-        page = paginate(queryset, ordering=("id",), page_size=settings.SUPPLYLINE_PAGE_SIZE)
+    page = paginate_request(request, queryset, ordering=("id",))
     context = {"page": page, "scope": scope}
     return render(request, "purchasing/proposal_list.html", context)
 

@@ -1,3 +1,5 @@
+"""Reads of purchase orders, proposals and their history."""
+
 from collections import Counter
 from typing import Any
 
