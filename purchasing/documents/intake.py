@@ -39,7 +39,7 @@ from purchasing.models import AcknowledgementLine, Channel, InboundDocument, Pur
 from purchasing.rules import Delivery
 from purchasing.services import LineDecision, acknowledgement_accept_all, acknowledgement_submit
 from purchasing.services.shipments import shipment_notice_submit
-from suppliers.models import Supplier, User
+from suppliers.models import Supplier, SupplierMembership, User
 
 logger = logging.getLogger("supplyline.documents")
 Action = AcknowledgementLine.Action
@@ -143,7 +143,7 @@ def _note_envelope(document: InboundDocument, parsed: ParsedDocument) -> None:
 def _apply(document: InboundDocument, parsed: ParsedDocument, *, by: User | None) -> None:
     if document.errors:
         return  # read with errors: only the envelope is known, for the reply
-    problem = _sender_problem(document.supplier, parsed)
+    problem = _sender_problem(document.supplier, parsed) or _role_problem(document.supplier, parsed, by)
     if problem is not None:
         document.errors = [problem.as_json()]
         return
@@ -168,6 +168,24 @@ def _sender_problem(supplier: Supplier, parsed: ParsedDocument) -> Problem | Non
             f"The interchange is from {parsed.sender_id!r}, but your EDI id is {supplier.edi_id!r}.",
             Location(segment="ISA" if parsed.format == DocumentFormat.X12 else "UNB", position=1),
         )
+    return None
+
+
+# Who of a supplier may send what: the same roles as the web pages (viewers only look).
+ACKNOWLEDGING_ROLES = (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK)
+SHIPPING_ROLES = (*ACKNOWLEDGING_ROLES, SupplierMembership.Role.SHIPPING)
+
+
+def _role_problem(supplier: Supplier, parsed: ParsedDocument, by: User | None) -> Problem | None:
+    """A person sending a file needs the role the web asks for what it holds; a drop folder (no person) is the
+    supplier's own system."""
+    if by is None:
+        return None
+    role = SupplierMembership.objects.active().filter(user=by, supplier=supplier).values_list("role", flat=True).first()
+    if parsed.acknowledgements and role not in ACKNOWLEDGING_ROLES:
+        return Problem("Only a supplier's admins and order desk may acknowledge purchase orders.")
+    if parsed.shipments and role not in SHIPPING_ROLES:
+        return Problem("Only a supplier's admins, order desk and shipping may send shipment notices.")
     return None
 
 

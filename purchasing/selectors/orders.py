@@ -12,6 +12,7 @@ from purchasing.filters import TABS
 from purchasing.models import (
     AcknowledgementLine,
     HistoryEntry,
+    OutboundDocument,
     POStatus,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -126,3 +127,8 @@ def purchase_orders_due_soon(*, user: User | AnonymousUser, limit: int = 8) -> l
         .select_related("supplier", "site")
         .order_by("acknowledgement_due", "id")[:limit]
     )
+
+
+def purchase_order_edi_documents(*, po: PurchaseOrder) -> list[OutboundDocument]:
+    """The 850s or ORDERS the PO went out as, newest first (without their bytes)."""
+    return list(po.edi_documents.defer("content").order_by("-created_at", "-id"))

@@ -153,6 +153,7 @@ def po_detail(request: AuthedRequest, number: str) -> HttpResponse:
         "history": selectors.po_history(po=po),
         "may_acknowledge": not buyer and selectors.may_acknowledge(user=request.user, po=po),
         "pending_count": len(pending),
+        "edi_documents": selectors.purchase_order_edi_documents(po=po),
     }
     return render(request, "purchasing/po_detail.html", context)
 

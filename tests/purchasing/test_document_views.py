@@ -33,7 +33,7 @@ def _day(days: int) -> str:
 
 
 def asn_csv(number: str = "ASN-7001", *, bolts: str = "40", nuts: str = "60") -> bytes:
-    """A ship notice of PO-200001 in the documented CSV layout (spreadsheet.py)."""
+    """A ship notice of PO-200001 in the documented CSV layout (spreadsheet/)."""
     rows = [
         "asn_number,ship_date,estimated_arrival,carrier_name,po_number,po_line,item_sku,quantity",
         f"{number},{_day(0)},{_day(2)},UPS,PO-200001,10,SKU-BOLT,{bolts}",

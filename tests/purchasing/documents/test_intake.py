@@ -12,6 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -32,7 +33,13 @@ from purchasing.models import (
 )
 from purchasing.rules import Delivery
 from purchasing.services import LineDecision, NewLine
-from tests.factories import ItemFactory, PurchaseOrderLineFactory, SiteFactory
+from tests.factories import (
+    ItemFactory,
+    PurchaseOrderLineFactory,
+    SiteFactory,
+    SupplierMembershipFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("portal_defaults")]
 
@@ -471,3 +478,33 @@ def test_lines_that_cannot_ship_are_named_in_an_edi_refusal(supplier, shippable_
     document = _receive(supplier, fixture("ship_notice.edi"))
     assert document.status == InboundDocument.Status.REJECTED
     assert any("closed" in e["message"] for e in document.errors)
+
+
+@pytest.mark.parametrize(
+    ("role", "document", "kind", "refused"),
+    [
+        ("shipping", "acknowledgement.csv", "acknowledgement", "Only a supplier's admins and order desk"),
+        ("viewer", "ship_notice.csv", "ship_notice", "Only a supplier's admins, order desk and shipping"),
+        ("shipping", "ship_notice.csv", "ship_notice", None),
+    ],
+)
+def test_a_person_needs_the_role_the_web_asks_for(supplier, shippable_po, answerable_po, role, document, kind, refused):
+    user = UserFactory.create()
+    SupplierMembershipFactory.create(user=user, supplier=supplier, role=role)
+    received = _receive(supplier, fixture(document), kind=kind, by=user)
+    if refused:
+        assert received.status == InboundDocument.Status.REJECTED
+        assert received.errors[0]["message"].startswith(refused)
+    else:
+        assert received.status == InboundDocument.Status.ACCEPTED, received.errors
+
+
+def test_the_po_page_lists_what_went_out_by_edi(edi_supplier, po, alice_client):
+    sent = replies.purchase_order_send(po)
+    assert sent is not None
+    page = alice_client.get(reverse("purchasing:po-detail", args=[po.number]))
+    assert sent.filename in page.text
+    assert reverse("purchasing:outbound-document-content", args=[sent.pk]) in page.text
+    download = alice_client.get(reverse("purchasing:outbound-document-content", args=[sent.pk]))
+    assert download.status_code == 200
+    assert b"BEG*00*" in download.content

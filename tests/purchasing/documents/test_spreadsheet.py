@@ -622,14 +622,14 @@ def test_a_zip_that_is_no_workbook_is_refused():
 
 
 def test_a_workbook_unpacking_too_large_is_refused_before_reading(monkeypatch):
-    monkeypatch.setattr(spreadsheet, "MAX_XLSX_UNPACKED_BYTES", 1_000)
+    monkeypatch.setattr(spreadsheet.reading, "MAX_XLSX_UNPACKED_BYTES", 1_000)
 
     with pytest.raises(DocumentError, match="too large"):
         parse_xlsx(io.BytesIO(template_xlsx(ASN)), kind=ASN)
 
 
 def test_rows_beyond_the_limit_are_refused(monkeypatch):
-    monkeypatch.setattr(spreadsheet, "MAX_ROWS", 3)
+    monkeypatch.setattr(spreadsheet.reading, "MAX_ROWS", 3)
     rows = [LOOSE | {"po_line": str(n)} for n in range(1, 6)]
 
     with pytest.raises(DocumentError, match="more than 3 rows: split it") as error:
@@ -639,7 +639,7 @@ def test_rows_beyond_the_limit_are_refused(monkeypatch):
 
 
 def test_problems_beyond_the_listed_ones_are_counted(monkeypatch):
-    monkeypatch.setattr(spreadsheet, "MAX_LISTED_PROBLEMS", 2)
+    monkeypatch.setattr(spreadsheet.rows, "MAX_LISTED_PROBLEMS", 2)
     rows = [LOOSE | {"po_line": str(n), "quantity": "-1"} for n in range(1, 6)]
 
     with pytest.raises(DocumentError) as error:
