@@ -31,11 +31,17 @@ class OutboxEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     channel = models.CharField(max_length=10, blank=True)
+    # The supplier the event concerns (its PO's or notice's), so a supplier's own feed and webhooks
+    # can be served from the outbox; empty for events about no one supplier.
+    supplier = models.ForeignKey(
+        "suppliers.Supplier", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
+            models.Index(fields=["supplier", "id"], name="outbox_supplier_idx"),
             models.Index(fields=["aggregate_key", "id"], name="outbox_aggregate_idx"),
             models.Index(fields=["type", "recorded_at"], name="outbox_type_idx"),
         ]

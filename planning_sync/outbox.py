@@ -46,6 +46,7 @@ def record_event(
         data=data,
         actor=actor if getattr(actor, "pk", None) else None,
         channel=channel,
+        supplier_id=getattr(subject, "supplier_id", None),
         priority=OutboxEvent.Priority.CRITICAL if critical else OutboxEvent.Priority.DEFAULT,
     )
     deliveries = fan_out(event)
