@@ -127,7 +127,7 @@ def _check(supplier: Supplier, shipment: ShipmentInput) -> _Checked:
     lines = _check_lines(supplier, shipment, pos, errors)
     _check_site(shipment, pos, errors)
     packages = _check_packages(shipment, errors)
-    ssccs = _check_ssccs(supplier, packages, errors)
+    ssccs = _check_ssccs(supplier, shipment, packages, errors)
     errors.raise_if_any()
     return _Checked(pos=pos, lines=lines, packages=packages, ssccs=_generate_ssccs(supplier, packages, ssccs))
 
@@ -191,6 +191,7 @@ def _check_lines(
         for line in PurchaseOrderLine.objects.filter(po__in=pos.values()).select_related("item", "po")
     }
     checked: list[tuple[ShipmentLineInput, PurchaseOrderLine]] = []
+    first_position: dict[int, int] = {}  # PO line id -> where the notice first names it (for messages)
     for position, entry in enumerate(shipment.lines, start=1):
         key = f"lines.{position}"
         if entry.po_number not in pos:
@@ -201,7 +202,8 @@ def _check_lines(
             continue
         _check_line(entry, line, shipment, key, errors)
         checked.append((entry, line))
-    _check_over_shipment(supplier, checked, errors)
+        first_position.setdefault(line.pk, position)
+    _check_over_shipment(supplier, checked, first_position, errors)
     return checked
 
 
@@ -229,7 +231,10 @@ def _check_line(
 
 
 def _check_over_shipment(
-    supplier: Supplier, checked: list[tuple[ShipmentLineInput, PurchaseOrderLine]], errors: _Errors
+    supplier: Supplier,
+    checked: list[tuple[ShipmentLineInput, PurchaseOrderLine]],
+    first_position: dict[int, int],
+    errors: _Errors,
 ) -> None:
     """The line's shipped total (other active notices plus this one) within the quantity tolerance."""
     this_notice: dict[int, Decimal] = defaultdict(Decimal)
@@ -248,11 +253,7 @@ def _check_over_shipment(
                 f"{decimal_text(total)} shipped of {decimal_text(line.ordered_quantity)} ordered; "
                 f"your tolerance allows at most {decimal_text(allowed)}."
             )
-            errors.add(f"lines.{_first_input_position(checked, pk)}.quantity", message)
-
-
-def _first_input_position(checked: list[tuple[ShipmentLineInput, PurchaseOrderLine]], pk: int) -> int:
-    return next(n for n, (_, line) in enumerate(checked, start=1) if line.pk == pk)
+            errors.add(f"lines.{first_position[pk]}.quantity", message)
 
 
 def _check_site(shipment: ShipmentInput, pos: dict[str, PurchaseOrder], errors: _Errors) -> None:
@@ -276,8 +277,11 @@ def _check_packages(shipment: ShipmentInput, errors: _Errors) -> list[PackageInp
             errors.add(f"packages.{position}.kind", f"Use pallet, carton or package, not {package.kind!r}.")
         by_ref[package.ref] = package
     for position, package in enumerate(shipment.packages, start=1):
-        if package.parent_ref is not None and package.parent_ref not in by_ref:
+        parent = by_ref.get(package.parent_ref) if package.parent_ref is not None else None
+        if package.parent_ref is not None and parent is None:
             errors.add(f"packages.{position}.parent_ref", f"There is no package {package.parent_ref} to hold it.")
+        elif parent is not None and package.kind == "pallet" and parent.kind != "pallet":
+            errors.add(f"packages.{position}.parent_ref", f"A pallet cannot be inside {parent.kind} {parent.ref}.")
     for position, entry in enumerate(shipment.lines, start=1):
         if entry.package_ref is not None and entry.package_ref not in by_ref:
             errors.add(f"lines.{position}.package_ref", f"There is no package {entry.package_ref}.")
@@ -304,11 +308,15 @@ def _parents_first(
     return ordered
 
 
-def _check_ssccs(supplier: Supplier, packages: list[PackageInput], errors: _Errors) -> dict[str, str]:
+def _check_ssccs(
+    supplier: Supplier, shipment: ShipmentInput, packages: list[PackageInput], errors: _Errors
+) -> dict[str, str]:
+    """``packages`` come parents first; messages name each package where the notice lists it."""
     ssccs: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for position, package in enumerate(packages, start=1):
-        key = f"packages.{position}.sscc"
+    listed_at = {package.ref: n for n, package in enumerate(shipment.packages, start=1)}
+    for package in packages:
+        key = f"packages.{listed_at[package.ref]}.sscc"
         if not package.sscc:
             if not supplier.gs1_company_prefix:
                 errors.add(key, "Give an SSCC, or set your GS1 company prefix so Supplyline can number packages.")

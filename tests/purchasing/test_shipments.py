@@ -363,3 +363,32 @@ def test_a_receipt_naming_an_unknown_notice_is_refused(supplier, shippable_po):
     with pytest.raises(ValidationError) as excinfo:
         _receive("PO-200001", "GR-9", [(10, "1")], asn_number="NOPE")
     assert "asn_number" in excinfo.value.message_dict
+
+
+def test_errors_name_the_line_and_package_where_the_notice_lists_them(supplier, shippable_po):
+    bad_sscc = CARTON_1_SSCC[:-1] + ("0" if CARTON_1_SSCC[-1] != "0" else "1")
+    shipment = ShipmentInput(
+        number="ORDER",
+        ship_date=TODAY,
+        # The carton comes before its pallet, and an unknown PO before the over-shipped line.
+        packages=(PackageInput(ref="C", sscc=bad_sscc, parent_ref="P"), PackageInput(ref="P", kind="pallet")),
+        lines=(ShipmentLineInput("PO-999", 10, Decimal(1)), ShipmentLineInput("PO-200001", 20, Decimal(99))),
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        _submit(supplier, shipment)
+    errors = _errors(excinfo)
+    assert "packages.1.sscc" in errors
+    assert "lines.1.po_number" in errors
+    assert "lines.2.quantity" in errors
+
+
+def test_a_pallet_cannot_be_inside_a_carton(supplier, shippable_po):
+    shipment = ShipmentInput(
+        number="NEST",
+        ship_date=TODAY,
+        packages=(PackageInput(ref="C", kind="carton"), PackageInput(ref="P", kind="pallet", parent_ref="C")),
+        lines=(ShipmentLineInput("PO-200001", 10, Decimal(1), package_ref="P"),),
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        _submit(supplier, shipment)
+    assert _errors(excinfo)["packages.2.parent_ref"] == ["A pallet cannot be inside carton C."]
