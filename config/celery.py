@@ -133,6 +133,10 @@ app.conf.update(
             "task": "suppliers.tasks.clear_expired_sessions",
             "schedule": crontab(hour=3, minute=17),
         },
+        "prune-idempotency-records": {
+            "task": "suppliers.tasks.prune_idempotency_records",
+            "schedule": timedelta(hours=1),
+        },
     },
     beat_schedule_filename=str(settings.DATA_DIR / "celerybeat-schedule"),
     beat_max_loop_interval=timedelta(seconds=30).total_seconds(),

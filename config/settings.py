@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "suppliers",
     "purchasing",
     "planning_sync",
@@ -275,10 +276,39 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Supplyline API",
-    "DESCRIPTION": "Supplier collaboration portal: purchase orders, acknowledgements and shipment notices.",
+    "DESCRIPTION": (
+        "Supplier collaboration portal: purchase orders, acknowledgements and shipment notices. "
+        "Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457 problem details. "
+        "Guide: docs/api.md."
+    ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document is public (it holds no supplier's data), like any API reference.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI and Redoc come from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, whichever serializer field uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "PurchaseOrderStatusEnum": "purchasing.models.POStatus",
+        "LineStatusEnum": "purchasing.models.LineStatus",
+        "ShipmentStatusEnum": "purchasing.models.ShipmentStatus",
+        "PackageKindEnum": "purchasing.models.ShipmentPackage.Kind",
+        "DocumentKindEnum": "purchasing.models.DocumentKind",
+    },
 }
+
+# --- Supplier API (/api/v1/) ------------------------------------------------
+# Token buckets per API key (requests per second, burst), shared through Redis.
+SUPPLYLINE_API_RATE = env_int("SUPPLYLINE_API_RATE", 50)
+SUPPLYLINE_API_BURST = env_int("SUPPLYLINE_API_BURST", 100)
+# Document uploads are parsed on arrival, so they get a lower limit of their own.
+SUPPLYLINE_API_UPLOAD_RATE = env_int("SUPPLYLINE_API_UPLOAD_RATE", 5)
+SUPPLYLINE_API_UPLOAD_BURST = env_int("SUPPLYLINE_API_UPLOAD_BURST", 10)
 
 # --- Celery -----------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's filesystem transport under .data/, so

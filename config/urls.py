@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api.docs import ApiRedocView
 from planning_sync.metrics import metrics_view
 from suppliers import views as supplier_views
 
@@ -26,4 +28,12 @@ urlpatterns = [
     path("integration/", include("planning_sync.urls")),
     path("monitor/", include("planning_sync.monitor_urls")),
     path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", ApiRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
+
+# Unknown addresses and crashes under /api/ answer with problem details, like the API's views.
+handler404 = "config.api.errors.page_not_found"
+handler500 = "config.api.errors.server_error"

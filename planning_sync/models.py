@@ -64,6 +64,11 @@ class Connector(models.Model):
     name = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     kind = models.CharField(max_length=30, help_text="Which connector class talks to the system (the registry key).")
     description = models.CharField(max_length=200, blank=True)
+    # A supplier's own webhook endpoint (planning_sync/webhooks.py) gets only that supplier's events;
+    # the distributor's connectors (the ERP, planning) have none and get every event they subscribe to.
+    supplier = models.ForeignKey(
+        "suppliers.Supplier", on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_connectors"
+    )
     is_enabled = models.BooleanField(default=True)
     config = models.JSONField(default=dict, blank=True, help_text="Settings of this kind, validated on save.")
     timeout_s = models.FloatField("timeout (seconds)", default=5.0, validators=[MinValueValidator(0.1)])

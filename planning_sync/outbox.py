@@ -1,12 +1,15 @@
 """The one function through which domain apps touch the integration layer."""
 
+import functools
 import logging
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from planning_sync.models import Delivery, OutboxEvent, Subscription
+from planning_sync.webhooks import SUPPLIER_EVENT_TYPES
 
 logger = logging.getLogger("supplyline.outbox")
 EVENT_NAMESPACE = "supplyline"
@@ -52,31 +55,49 @@ def record_event(
     deliveries = fan_out(event)
     logger.info(
         "event recorded",
-        extra={"event_id": str(event.event_id), "event_type": event.type, "subject": key, "deliveries": deliveries},
+        extra={
+            "event_id": str(event.event_id),
+            "event_type": event.type,
+            "subject": key,
+            "deliveries": len(deliveries),
+        },
     )
     if deliveries:
         from planning_sync import tasks  # the task module imports the engine, which imports this module
 
-        transaction.on_commit(lambda: tasks.wake_dispatcher(event.priority), robust=True)
+        for priority in sorted({d.priority for d in deliveries}):
+            transaction.on_commit(functools.partial(tasks.wake_dispatcher, priority), robust=True)
     return event
 
 
-def fan_out(event: OutboxEvent) -> int:
-    """One pending delivery per active subscription of an enabled connector that wants this type."""
-    subscriptions = Subscription.objects.filter(is_active=True, connector__is_enabled=True).select_related("connector")
-    connectors = {s.connector_id for s in subscriptions if s.matches(event.type)}
+def fan_out(event: OutboxEvent) -> list[Delivery]:
+    """One pending delivery per enabled connector with an active subscription that wants this type.
+
+    The tenant boundary of supplier webhooks: a supplier's connector gets only events naming that
+    supplier, and only the types suppliers may receive. Its deliveries go in the bulk class, so a slow
+    supplier endpoint never holds up a dispatcher of the ERP's critical work.
+    """
+    audience = Q(connector__supplier__isnull=True)
+    if event.supplier_id is not None and event.type in SUPPLIER_EVENT_TYPES:
+        audience |= Q(connector__supplier_id=event.supplier_id)
+    subscriptions = Subscription.objects.filter(audience, is_active=True, connector__is_enabled=True).values_list(
+        "connector_id", "connector__supplier_id", "event_type"
+    )
+    connectors: dict[int, int] = {}
+    for connector_id, supplier_id, event_type in subscriptions:
+        if Subscription(event_type=event_type).matches(event.type):
+            connectors[connector_id] = event.priority if supplier_id is None else OutboxEvent.Priority.BULK
     now = timezone.now()
-    Delivery.objects.bulk_create(
+    return Delivery.objects.bulk_create(
         Delivery(
             event=event,
             connector_id=connector_id,
             aggregate_key=event.aggregate_key,
-            priority=event.priority,
+            priority=connectors[connector_id],
             next_attempt_at=now,
         )
         for connector_id in sorted(connectors)
     )
-    return len(connectors)
 
 
 def _subject_key(subject: models.Model) -> tuple[str, str, str]:

@@ -174,3 +174,53 @@ class InboundDocumentFilter(django_filters.FilterSet):  # type: ignore[misc]  # 
             del self.filters["supplier"]
         else:
             self.filters["supplier"].queryset = suppliers
+
+
+# --- the REST API ----------------------------------------------------------------------------------
+
+
+class PurchaseOrderApiFilter(PurchaseOrderFilter):
+    """The PO list's filters for the API: the HTML list's, less its tabs and sort (the API pages by last
+    change), plus what an integration polls with. A key sees one supplier, so there is no supplier filter."""
+
+    tab = None
+    sort = None
+    supplier = None
+    site = django_filters.CharFilter(field_name="site__code", label="Ship-to site code")
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Changed at or after (ISO 8601 date-time)"
+    )
+    needs_acknowledgement = django_filters.BooleanFilter(
+        method="filter_needs_acknowledgement", label="Awaiting the supplier's acknowledgement"
+    )
+
+    class Meta:
+        model = PurchaseOrder
+        fields = ["q", "status", "site", "ordered_after", "ordered_before", "due_before", "updated_since"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Skip PurchaseOrderFilter.__init__: it narrows a supplier filter this set does not have.
+        super(PurchaseOrderFilter, self).__init__(*args, **kwargs)
+
+    def filter_needs_acknowledgement(
+        self, queryset: QuerySet[PurchaseOrder], name: str, value: bool | None
+    ) -> QuerySet[PurchaseOrder]:
+        if value is None:
+            return queryset
+        awaiting = Q(status__in=PurchaseOrder.AWAITING_ACK_STATUSES)
+        return queryset.filter(awaiting if value else ~awaiting)
+
+
+class ShipmentNoticeApiFilter(ShipmentNoticeFilter):
+    """The notice list's filters for the API, less the supplier filter (a key sees one supplier)."""
+
+    supplier = None
+    site = django_filters.CharFilter(field_name="site__code", label="Ship-to site code")
+
+    class Meta:
+        model = ShipmentNotice
+        fields = ["q", "status", "site", "po"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Skip ShipmentNoticeFilter.__init__: it narrows a supplier filter this set does not have.
+        super(ShipmentNoticeFilter, self).__init__(*args, **kwargs)

@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from suppliers.models import NotificationOptOut, Supplier, SupplierItem, SupplierMembership, User
+from suppliers import services
+from suppliers.models import ApiKey, NotificationOptOut, Supplier, SupplierItem, SupplierMembership, User
 
 
 class MembershipInline(admin.TabularInline[SupplierMembership, Supplier]):
@@ -79,3 +82,41 @@ class NotificationOptOutAdmin(admin.ModelAdmin[NotificationOptOut]):
     list_filter = ["kind"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Read-only: keys are created by supplier admins or `manage.py create_api_key`, which show the key once."""
+
+    list_display = ["prefix", "name", "supplier", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["supplier"]
+    search_fields = ["prefix", "name", "supplier__code"]
+    list_select_related = ["supplier"]
+    fields = readonly_fields = (
+        "supplier",
+        "name",
+        "prefix",
+        "scopes",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    )
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        by = request.user if isinstance(request.user, User) else None
+        revoked = sum(services.api_key_revoke(key=key, by=by) for key in queryset)
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

@@ -1,8 +1,9 @@
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
-from suppliers.models import Supplier, is_buyer
+from suppliers.models import Supplier, SupplierMembership, is_buyer
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:
@@ -15,4 +16,11 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "is_buyer": buyer,
         # A lazy queryset: evaluated only by pages that show it.
         "user_suppliers": Supplier.objects.none() if buyer else Supplier.objects.visible_to(user).only("code", "name"),
+        # Lazy too: only the navigation bar asks, once per page.
+        "is_supplier_admin": SimpleLazyObject(
+            lambda: (
+                not buyer
+                and SupplierMembership.objects.active().filter(user=user, role=SupplierMembership.Role.ADMIN).exists()
+            )
+        ),
     }

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -323,3 +324,108 @@ class NotificationOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} opted out of {self.get_kind_display()}"
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do; each API operation names the one scope it needs (docs/api.md)."""
+
+    ORDERS_READ = "orders:read", "Read purchase orders and events"
+    ORDERS_ACKNOWLEDGE = "orders:acknowledge", "Acknowledge purchase orders"
+    SHIPMENTS_WRITE = "shipments:write", "Send and cancel shipment notices"
+    DOCUMENTS_WRITE = "documents:write", "Upload documents (CSV, Excel, X12, EDIFACT)"
+    WEBHOOKS_MANAGE = "webhooks:manage", "Register and manage webhooks"
+
+
+def validate_scopes(value: object) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one scope.")
+    unknown = sorted({str(scope) for scope in value} - set(ApiScope.values))
+    if unknown:
+        raise ValidationError(f"Unknown scopes: {', '.join(unknown)}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Name each scope once.")
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def usable(self) -> ApiKeyQuerySet:
+        now = timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now), revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A supplier system's credential for the REST API.
+
+    The key itself is shown once; we keep its SHA-256 (the secret is 256 random bits,
+    so a fast hash is enough: there is nothing to guess) and a short prefix that
+    people can recognise it by.
+    """
+
+    # What every key starts with, so secret scanners and people can tell what it is.
+    KEY_START = "sl_live_"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses the key, e.g. “ERP connector”.")
+    prefix = models.CharField(max_length=20, unique=True)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list, validators=[validate_scopes])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired else "active"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` of one API key: claimed while the request runs, then its stored response."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and canonical body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.BinaryField(default=b"", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_api_key_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_state_display()})"

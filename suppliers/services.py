@@ -1,10 +1,14 @@
+import hashlib
+import secrets
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from suppliers import tasks
-from suppliers.models import NotificationKind, NotificationOptOut, User
+from suppliers.models import ApiKey, NotificationKind, NotificationOptOut, Supplier, User
 
 
 def email_enqueue(message: EmailMessage) -> None:
@@ -30,3 +34,43 @@ def notification_preferences_set(*, user: User, wanted: Iterable[str]) -> None:
     NotificationOptOut.objects.bulk_create(
         [NotificationOptOut(user=user, kind=kind) for kind in sorted(unwanted)], ignore_conflicts=True
     )
+
+
+def _new_api_key_secret() -> tuple[str, str]:
+    """A key (the prefix then 256 random bits) and its visible prefix."""
+    prefix = f"{ApiKey.KEY_START}{secrets.token_hex(4)}"
+    return f"{prefix}{secrets.token_urlsafe(32)}", prefix
+
+
+@transaction.atomic
+def api_key_create(
+    *, supplier: Supplier, name: str, scopes: list[str], by: User | None, expires_at: datetime | None
+) -> tuple[ApiKey, str]:
+    """Create an API key; returns it with the full key, which is shown once and stored only as a hash."""
+    for _attempt in range(3):
+        key, prefix = _new_api_key_secret()
+        api_key = ApiKey(
+            supplier=supplier,
+            name=name,
+            prefix=prefix,
+            secret_hash=hashlib.sha256(key.encode()).hexdigest(),
+            scopes=sorted(set(scopes)),
+            created_by=by,
+            expires_at=expires_at,
+        )
+        api_key.full_clean()
+        try:
+            # A savepoint: a prefix clash (32 random bits) rolls back this insert only, and we draw again.
+            with transaction.atomic():
+                api_key.save()
+        except IntegrityError:
+            continue
+        return api_key, key
+    raise RuntimeError("Could not draw a unique API key prefix.")
+
+
+def api_key_revoke(*, key: ApiKey, by: User | None) -> bool:
+    """Revoke a key for good; False if it was revoked already (the first revocation's record stays)."""
+    revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
+    key.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return revoked == 1

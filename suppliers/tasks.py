@@ -5,6 +5,8 @@ from django.contrib.sessions.models import Session
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
+from suppliers.models import IdempotencyRecord
+
 
 @shared_task(
     autoretry_for=(smtplib.SMTPException, OSError),
@@ -26,4 +28,11 @@ def send_email(
 def clear_expired_sessions() -> int:
     """Delete expired sessions (what `manage.py clearsessions` does), nightly from beat."""
     deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+@shared_task
+def prune_idempotency_records() -> int:
+    """Delete idempotency records past their 24 hours (a request reusing a key also clears its own)."""
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted

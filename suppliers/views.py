@@ -1,14 +1,26 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
 from config.http import AuthedRequest
 from purchasing import selectors
 from suppliers import services
-from suppliers.forms import NotificationSettingsForm
-from suppliers.models import NotificationKind, NotificationOptOut, Supplier, is_buyer
+from suppliers.forms import ApiKeyCreateForm, NotificationSettingsForm
+from suppliers.models import (
+    ApiKey,
+    NotificationKind,
+    NotificationOptOut,
+    Supplier,
+    SupplierMembership,
+    is_buyer,
+)
 
 
 @require_GET
@@ -58,3 +70,53 @@ def notification_settings(request: AuthedRequest) -> HttpResponse:
         opted_out = set(NotificationOptOut.objects.filter(user=request.user).values_list("kind", flat=True))
         form = NotificationSettingsForm(initial={"wanted": [k for k in NotificationKind.values if k not in opted_out]})
     return render(request, "suppliers/notification_settings.html", {"form": form})
+
+
+def _administered_suppliers(request: AuthedRequest) -> QuerySet[Supplier]:
+    """The suppliers the user administers; 404 for everyone else (API keys are for supplier admins)."""
+    memberships = SupplierMembership.objects.active().filter(user=request.user, role=SupplierMembership.Role.ADMIN)
+    suppliers = Supplier.objects.filter(pk__in=memberships.values("supplier_id"))
+    if is_buyer(request.user) or not suppliers.exists():
+        raise Http404
+    return suppliers
+
+
+@require_GET
+@login_required
+def api_key_list(request: AuthedRequest) -> HttpResponse:
+    suppliers = _administered_suppliers(request)
+    keys = ApiKey.objects.filter(supplier__in=suppliers).select_related("supplier", "created_by")
+    return render(request, "suppliers/api_key_list.html", {"keys": keys, "show_supplier": len(suppliers) > 1})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_key_create(request: AuthedRequest) -> HttpResponse:
+    """The new key is on the response to the POST only: never in a URL, a session or a log."""
+    suppliers = _administered_suppliers(request)
+    form = ApiKeyCreateForm(request.POST or None, suppliers=suppliers)
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        api_key, secret = services.api_key_create(
+            supplier=form.cleaned_data["supplier"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            by=request.user,
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
+        return render(request, "suppliers/api_key_created.html", {"api_key": api_key, "secret": secret})
+    return render(request, "suppliers/api_key_create.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_key_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST revokes."""
+    suppliers = _administered_suppliers(request)
+    api_key = get_object_or_404(ApiKey.objects.select_related("supplier"), pk=pk, supplier__in=suppliers)
+    if request.method == "POST":
+        if services.api_key_revoke(key=api_key, by=request.user):
+            messages.success(request, f"The API key “{api_key.name}” is revoked: requests with it now fail.")
+        return redirect("suppliers:api-key-list")
+    return render(request, "suppliers/api_key_revoke.html", {"api_key": api_key})

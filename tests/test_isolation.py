@@ -16,11 +16,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from planning_sync.models import Connector, Delivery, Subscription
+from planning_sync.webhooks import webhook_register
 from purchasing import services
 from purchasing.documents.intake import document_receive
 from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
+from suppliers.models import ApiScope
+from suppliers.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +36,12 @@ SAMPLE_OF_ROUTE = {
     "purchasing:document-detail": {"pk": "document"},
     "purchasing:document-content": {"pk": "document"},
     "purchasing:outbound-document-content": {"pk": "outbound"},
+    "suppliers:api-key-revoke": {"pk": "api_key"},
+    "api:shipment-notice-detail": {"pk": "shipment"},
+    "api:shipment-notice-cancel": {"pk": "shipment"},
+    "api:document-detail": {"pk": "document"},
+    "api:webhook-detail": {"pk": "webhook"},
+    "api:webhook-delivery-list": {"pk": "webhook"},
 }
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
@@ -50,7 +59,9 @@ STAFF_NAMESPACES = {"monitor"}
 MACHINE_NAMESPACES = {"planning_sync"}
 # Pages that act only on the signed-in user's own account (allauth), or hold no tenant data.
 ACCOUNT_PAGE_PREFIX = "account_"
-PUBLIC = {"healthz"}
+PUBLIC = {"healthz", "api-schema", "api-docs", "api-redoc"}
+# The supplier API takes an API key, never a session: its own matrix is at the end of this module.
+API_NAMESPACE = "api"
 ADMIN_NAMESPACE = "admin"
 
 
@@ -92,6 +103,8 @@ def _routes(kind: str) -> list[Route]:
             return "shared"
         if route.namespace in MACHINE_NAMESPACES:
             return "machine"
+        if route.namespace == API_NAMESPACE:
+            return "api"
         return "object" if route.arguments else "list"
 
     return [route for route in walk() if classify(route) == kind]
@@ -139,6 +152,10 @@ def acme(po, shippable_po, supplier_user) -> dict[str, str]:
     document = document_receive(
         supplier=po.supplier, content=ISA_GARBAGE, filename="bad.x12", source="upload", by=supplier_user
     )
+    api_key, _ = api_key_create(supplier=po.supplier, name="iso", scopes=["orders:read"], by=None, expires_at=None)
+    webhook, _ = webhook_register(
+        supplier=po.supplier, url="https://hooks.acme.example/supplyline", event_types=["supplyline.po.issued.v1"]
+    )
     reply = OutboundDocument.objects.create(
         supplier=po.supplier,
         format="x12",
@@ -155,6 +172,8 @@ def acme(po, shippable_po, supplier_user) -> dict[str, str]:
         "shipment": str(notice.pk),
         "document": str(document.pk),
         "outbound": str(reply.pk),
+        "api_key": str(api_key.pk),
+        "webhook": str(webhook.pk),
     }
 
 
@@ -231,3 +250,43 @@ def test_shared_downloads_hold_nothing_of_a_supplier(route, acme, po, bob_client
     assert response.status_code == 200
     assert acme["number"].encode() not in response.content
     assert po.supplier.name.encode() not in response.content
+
+
+# --- the supplier API: keys, not sessions ---------------------------------------------------------
+
+
+def _bearer(supplier) -> dict[str, str]:
+    _, secret = api_key_create(supplier=supplier, name="matrix", scopes=list(ApiScope.values), by=None, expires_at=None)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _api_call(client: Client, url: str, headers: dict[str, str]):
+    response = client.get(url, headers=headers)
+    if response.status_code == 405:
+        response = client.post(url, data={}, content_type="application/json", headers=headers)
+    return response
+
+
+API_ROUTES = [r for r in walk() if r.namespace == API_NAMESPACE]
+
+
+@pytest.mark.parametrize("route", [r for r in API_ROUTES if r.arguments], ids=lambda r: r.qualified_name)
+def test_another_suppliers_key_gets_404_on_every_api_object(route, acme, supplier, other_supplier, client):
+    url = reverse(route.qualified_name, kwargs=_kwargs(route, acme))
+    assert _api_call(client, url, _bearer(supplier)).status_code != 404, f"{url} must exist for its owner"
+    assert _api_call(client, url, _bearer(other_supplier)).status_code == 404, f"{url} must be 404 for BOLT's key"
+
+
+@pytest.mark.parametrize("route", [r for r in API_ROUTES if not r.arguments], ids=lambda r: r.qualified_name)
+def test_another_suppliers_key_never_sees_acme_in_a_list(route, acme, po, other_supplier, client):
+    response = _api_call(client, reverse(route.qualified_name), _bearer(other_supplier))
+    assert response.status_code < 500
+    assert po.number.encode() not in response.content
+    assert po.supplier.name.encode() not in response.content
+    assert b"ASN-ISO-1" not in response.content
+
+
+@pytest.mark.parametrize("route", API_ROUTES, ids=lambda r: r.qualified_name)
+def test_a_session_is_not_an_api_key(route, acme, alice_client):
+    url = reverse(route.qualified_name, kwargs=_kwargs(route, acme))
+    assert _api_call(alice_client, url, {}).status_code == 401

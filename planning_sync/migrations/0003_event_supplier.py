@@ -6,21 +6,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('planning_sync', '0002_delivery_engine'),
-        ('suppliers', '0005_shipment_notices'),
+        ("planning_sync", "0002_delivery_engine"),
+        ("suppliers", "0005_shipment_notices"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxevent',
-            name='supplier',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='suppliers.supplier'),
+            model_name="outboxevent",
+            name="supplier",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="suppliers.supplier",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxevent',
-            index=models.Index(fields=['supplier', 'id'], name='outbox_supplier_idx'),
+            model_name="outboxevent",
+            index=models.Index(fields=["supplier", "id"], name="outbox_supplier_idx"),
         ),
     ]

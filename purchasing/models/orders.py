@@ -225,6 +225,8 @@ class PurchaseOrder(models.Model):
             # Serve the keyset-paginated list, for buyers (all POs) and for one supplier.
             models.Index(F("order_date").desc(), F("id").desc(), name="po_list_idx"),
             models.Index("supplier", F("order_date").desc(), F("id").desc(), name="po_supplier_list_idx"),
+            # The API's list: one supplier's POs, most recently changed first (keyset pages, updated_since polls).
+            models.Index("supplier", F("updated_at").desc(), F("id").desc(), name="po_supplier_updated_idx"),
             models.Index(fields=["supplier", "status"], name="po_supplier_status_idx"),
             models.Index(fields=["status", "acknowledgement_due"], name="po_status_ack_due_idx"),
         ]

@@ -1,6 +1,20 @@
 """Non-trivial reads of purchasing: orders and proposals (orders.py), shipment notices (shipments.py),
 B2B documents and expected receipts (documents.py)."""
 
+from purchasing.selectors.api import (
+    STORED_SUPPLIER_EVENT_TYPES,
+    SUPPLIER_EVENT_TYPES,
+    UnknownEventCursor,
+    api_acknowledgeable_po_get,
+    api_acknowledgement_get,
+    api_document_get,
+    api_document_shipments,
+    api_purchase_order_get,
+    api_purchase_order_list,
+    api_shipment_notice_get,
+    api_shipment_notice_list,
+    supplier_event_list,
+)
 from purchasing.selectors.documents import (
     EXPECTED_LINE_STATUSES,
     EXPECTED_NOTICE_STATUSES,
@@ -59,6 +73,8 @@ __all__ = [
     "EXPECTED_NOTICE_STATUSES",
     "SHIPPABLE_LINE_STATUSES",
     "SHIPPING_ROLES",
+    "STORED_SUPPLIER_EVENT_TYPES",
+    "SUPPLIER_EVENT_TYPES",
     "UPLOADING_ROLES",
     "CreatedAcknowledgement",
     "CreatedShipment",
@@ -69,7 +85,16 @@ __all__ = [
     "NoticeLine",
     "PackageNode",
     "ShipmentContents",
+    "UnknownEventCursor",
     "acknowledgeable_po_get",
+    "api_acknowledgeable_po_get",
+    "api_acknowledgement_get",
+    "api_document_get",
+    "api_document_shipments",
+    "api_purchase_order_get",
+    "api_purchase_order_list",
+    "api_shipment_notice_get",
+    "api_shipment_notice_list",
     "document_created",
     "document_replies",
     "document_upload_suppliers",
@@ -99,4 +124,5 @@ __all__ = [
     "shipment_ship_to_sites",
     "shipping_suppliers",
     "sscc_company_prefix_length",
+    "supplier_event_list",
 ]
