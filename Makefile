@@ -57,6 +57,8 @@ bench: install
 	  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE supplyline_bench"
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) LOG_LEVEL=WARNING \
 	  $(BIN)/python -m tests.bench.bench_delivery_latency
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) LOG_LEVEL=WARNING \
+	  $(BIN)/python -m tests.bench.bench_api
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,12 +2,14 @@
 
 from django.urls import path
 
+from config.api.whoami import WhoAmIApi
 from planning_sync import webhook_api
 from purchasing import api as purchasing_api
 
 app_name = "api"
 
 urlpatterns = [
+    path("whoami/", WhoAmIApi.as_view(), name="whoami"),
     path("purchase-orders/", purchasing_api.PurchaseOrderListApi.as_view(), name="purchase-order-list"),
     path(
         "purchase-orders/<str:number>/", purchasing_api.PurchaseOrderDetailApi.as_view(), name="purchase-order-detail"
