@@ -1,6 +1,10 @@
+import datetime as dt
+from typing import Any
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from purchasing.models import (
     DocumentFormat,
@@ -179,6 +183,24 @@ class InboundDocumentFilter(django_filters.FilterSet):  # type: ignore[misc]  # 
 # --- the REST API ----------------------------------------------------------------------------------
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):  # type: ignore[misc]  # django-filter ships no type hints
+    """An ISO 8601 date-time, in UTC: Python accepts offsets up to ±23:59 that PostgreSQL refuses
+    (``+19:28`` was a 500), and a date at the edge of the calendar can leave it when moved to UTC."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        parsed: dt.datetime | None = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Give a date and time between the years 1 and 9999.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]
+    field_class = UtcIsoDateTimeField
+
+
 class PurchaseOrderApiFilter(PurchaseOrderFilter):
     """The PO list's filters for the API: the HTML list's, less its tabs and sort (the API pages by last
     change), plus what an integration polls with. A key sees one supplier, so there is no supplier filter."""
@@ -187,7 +209,7 @@ class PurchaseOrderApiFilter(PurchaseOrderFilter):
     sort = None
     supplier = None
     site = django_filters.CharFilter(field_name="site__code", label="Ship-to site code")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Changed at or after (ISO 8601 date-time)"
     )
     needs_acknowledgement = django_filters.BooleanFilter(

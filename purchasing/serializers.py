@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from purchasing.models import (
     AcknowledgementLine,
+    DocumentKind,
     InboundDocument,
     LineStatus,
     OutboundDocument,
@@ -336,18 +337,22 @@ class DocumentUploadInput(serializers.Serializer[Any]):
         choices=[("ship_notice", "Ship notice"), ("acknowledgement", "PO acknowledgement")],
         required=False,
         default="",
+        allow_blank=True,  # "" (the default) is "not said", as the schema's default must be a valid value
         help_text="What a CSV or Excel file holds; EDI says it itself.",
     )
 
 
 class DocumentProblemOutput(serializers.Serializer[Any]):
+    """One error in a document; only the keys that apply to its format are present. (Optional fields are not
+    read_only: drf-spectacular lists every read-only field as required.)"""
+
     message = serializers.CharField(read_only=True)
-    segment = serializers.CharField(read_only=True, required=False, help_text="X12/EDIFACT segment tag.")
-    position = serializers.IntegerField(read_only=True, required=False, help_text="1-based segment position.")
-    element = serializers.IntegerField(read_only=True, required=False)
-    line = serializers.IntegerField(read_only=True, required=False)
-    row = serializers.IntegerField(read_only=True, required=False, help_text="CSV/Excel row (1 is the header).")
-    column = serializers.CharField(read_only=True, required=False, help_text="CSV/Excel column name.")
+    segment = serializers.CharField(required=False, help_text="X12/EDIFACT segment tag.")
+    position = serializers.IntegerField(required=False, help_text="1-based segment position.")
+    element = serializers.IntegerField(required=False)
+    line = serializers.IntegerField(required=False)
+    row = serializers.IntegerField(required=False, help_text="CSV/Excel row (1 is the header).")
+    column = serializers.CharField(required=False, help_text="CSV/Excel column name.")
 
 
 class CreatedShipmentOutput(serializers.Serializer[Any]):
@@ -374,6 +379,8 @@ class ReplyOutput(serializers.ModelSerializer[OutboundDocument]):
 
 class DocumentOutput(serializers.ModelSerializer[InboundDocument]):
     status = serializers.ChoiceField(choices=InboundDocument.Status.choices, read_only=True)
+    # Declared: a generated read-only field loses allow_blank, and a document whose kind was not given has "".
+    kind = serializers.ChoiceField(choices=DocumentKind.choices, allow_blank=True, read_only=True)
     errors = DocumentProblemOutput(many=True, read_only=True)  # type: ignore[assignment]  # a field, not .errors
     outcome = serializers.SerializerMethodField()
     duplicate_of = serializers.IntegerField(source="duplicate_of_id", read_only=True, allow_null=True)

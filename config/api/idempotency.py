@@ -20,7 +20,6 @@ import orjson
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -41,7 +40,7 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "ETag", "Last-Modified")
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
     required=False,
     description=(

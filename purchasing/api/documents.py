@@ -66,7 +66,8 @@ class RawUploadQuery(serializers.Serializer[Any]):
 
 
 class DocumentRejectedProblem(ProblemSerializer):
-    document = DocumentOutput(help_text="The document as stored, with its errors.")
+    # Absent on a plain validation problem (e.g. no file), which shares the 422.
+    document = DocumentOutput(required=False, help_text="The document as stored, with its errors (when rejected).")
 
 
 def document_json(request: Request, document: InboundDocument) -> dict[str, Any]:
