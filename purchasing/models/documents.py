@@ -71,7 +71,9 @@ class InboundDocument(models.Model):
             )
         ]
         indexes = [
+            # The list pages: one supplier's documents, and a buyer's view of every supplier's.
             models.Index(F("supplier"), F("received_at").desc(), F("id").desc(), name="document_supplier_list_idx"),
+            models.Index(F("received_at").desc(), F("id").desc(), name="document_list_idx"),
         ]
 
     def __str__(self) -> str:
