@@ -203,6 +203,38 @@ _SETTLED_FIELDS = ("acknowledged_at", "acknowledgement_due", "reminder_sent_at",
 # --- acknowledgement -----------------------------------------------------------
 
 
+@dataclass
+class _AnswerWrites:
+    """An acknowledgement's row writes, made a few statements for all its lines rather than five per line:
+    the API's throughput is bounded by them (tests/bench/bench_api.py)."""
+
+    answers: list[AcknowledgementLine] = field(default_factory=list)
+    schedules: list[tuple[PurchaseOrderLine, LineTerms]] = field(default_factory=list)
+    lines: list[PurchaseOrderLine] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    changed: list[tuple[PurchaseOrderLine, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+    def flush(self, *, by: User | None, channel: str) -> None:
+        AcknowledgementLine.objects.bulk_create(self.answers)
+        if self.schedules:
+            ScheduleLine.objects.filter(line__in=[line for line, _ in self.schedules]).delete()
+            ScheduleLine.objects.bulk_create(
+                ScheduleLine(line=line, schedule_number=n, quantity=d.quantity, promised_date=d.date)
+                for line, terms in self.schedules
+                for n, d in enumerate(terms.deliveries, start=1)
+            )
+        now = timezone.now()
+        for line in self.lines:
+            line.updated_at = now  # bulk_update does not apply auto_now
+        PurchaseOrderLine.objects.bulk_update(self.lines, [*_ANSWERED_FIELDS, "updated_at"])
+        HistoryEntry.objects.bulk_create(self.history)
+        for line, before, after in self.changed:
+            _line_changed_event(line, before, after, actor=by, channel=channel)
+
+
+_ANSWERED_FIELDS = ("status", "ordered_quantity", "unit_price", "original_promised_date", "revision_changes")
+
+
 @transaction.atomic
 def acknowledgement_submit(
     *,
@@ -226,7 +258,11 @@ def acknowledgement_submit(
     plans = _plan_decisions(po, lines, decisions)
     now = timezone.now()
     ack = Acknowledgement.objects.create(po=po, revision=po.revision, submitted_by=by, channel=channel, note=note)
-    answers = [_answer_line(ack, lines[d.line_number], d, plan, by=by, channel=channel) for d, plan in plans]
+    writes = _AnswerWrites()
+    answers = [
+        _answer_line(ack, lines[d.line_number], d, plan, by=by, channel=channel, writes=writes) for d, plan in plans
+    ]
+    writes.flush(by=by, channel=channel)
     _settle(po, lines.values(), now, restart=False)
     _bump(po, *_SETTLED_FIELDS)
     applied = sum(a.outcome == Outcome.APPLIED for a in answers)
@@ -391,10 +427,12 @@ def _answer_line(
     *,
     by: User | None,
     channel: str,
+    writes: _AnswerWrites,
 ) -> AcknowledgementLine:
+    """The answer for one line and what it changes, collected in ``writes`` (written by its flush)."""
     current = current_terms(line)
     touchless = decision.action != Action.REJECT and not plan.breaches
-    answer = AcknowledgementLine.objects.create(
+    answer = AcknowledgementLine(
         acknowledgement=ack,
         line=line,
         action=decision.action,
@@ -405,24 +443,30 @@ def _answer_line(
         breaches=plan.breaches,
         outcome=Outcome.APPLIED if touchless else Outcome.PENDING,
     )
+    writes.answers.append(answer)
     if touchless:
-        _apply_terms(line, plan.proposed)
+        line.ordered_quantity, line.unit_price = plan.proposed.quantity, plan.proposed.unit_price
+        if line.original_promised_date is None:
+            line.original_promised_date = min(d.date for d in plan.proposed.deliveries)
+        writes.schedules.append((line, plan.proposed))
         line.transition_to(LineStatus.ACKNOWLEDGED)
     else:
         line.transition_to(LineStatus.REJECTED if decision.action == Action.REJECT else LineStatus.CHANGES_PENDING)
     line.revision_changes = {}
-    _save_line(line, "status", "ordered_quantity", "unit_price", "original_promised_date", "revision_changes")
-    _history(
-        line.po,
-        actor=by,
-        channel=channel,
-        action=f"line.{decision.action}",
-        line_number=line.line_number,
-        summary=_answer_summary(answer),
-        changes={"before": answer.before, "proposed": answer.proposed, "breaches": plan.breaches},
+    writes.lines.append(line)
+    writes.history.append(
+        HistoryEntry(
+            po=line.po,
+            actor=by,
+            channel=channel,
+            action=f"line.{decision.action}",
+            line_number=line.line_number,
+            summary=_answer_summary(answer),
+            changes={"before": answer.before, "proposed": answer.proposed, "breaches": plan.breaches},
+        )
     )
     if touchless and decision.action == Action.CHANGE:
-        _line_changed_event(line, answer.before, answer.proposed, actor=by, channel=channel)
+        writes.changed.append((line, answer.before, answer.proposed))
     return answer
 
 
