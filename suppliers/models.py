@@ -260,6 +260,10 @@ class SupplierMembership(models.Model):
 
     objects = MembershipQuerySet.as_manager()
 
+    # Who of a supplier may do what, on every channel (web, files, API); viewers only look.
+    ACKNOWLEDGING_ROLES = (Role.ADMIN, Role.ORDER_DESK)
+    SHIPPING_ROLES = (Role.ADMIN, Role.ORDER_DESK, Role.SHIPPING)
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "supplier"], name="membership_user_supplier_unique")]
         ordering = ["supplier__code", "user__email"]

@@ -171,20 +171,15 @@ def _sender_problem(supplier: Supplier, parsed: ParsedDocument) -> Problem | Non
     return None
 
 
-# Who of a supplier may send what: the same roles as the web pages (viewers only look).
-ACKNOWLEDGING_ROLES = (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK)
-SHIPPING_ROLES = (*ACKNOWLEDGING_ROLES, SupplierMembership.Role.SHIPPING)
-
-
 def _role_problem(supplier: Supplier, parsed: ParsedDocument, by: User | None) -> Problem | None:
     """A person sending a file needs the role the web asks for what it holds; a drop folder (no person) is the
     supplier's own system."""
     if by is None:
         return None
     role = SupplierMembership.objects.active().filter(user=by, supplier=supplier).values_list("role", flat=True).first()
-    if parsed.acknowledgements and role not in ACKNOWLEDGING_ROLES:
+    if parsed.acknowledgements and role not in SupplierMembership.ACKNOWLEDGING_ROLES:
         return Problem("Only a supplier's admins and order desk may acknowledge purchase orders.")
-    if parsed.shipments and role not in SHIPPING_ROLES:
+    if parsed.shipments and role not in SupplierMembership.SHIPPING_ROLES:
         return Problem("Only a supplier's admins, order desk and shipping may send shipment notices.")
     return None
 

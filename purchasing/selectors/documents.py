@@ -25,11 +25,7 @@ from purchasing.services import current_terms
 from suppliers.models import Supplier, SupplierMembership, User, is_buyer
 
 # Roles that may send documents from the portal; viewers only look.
-UPLOADING_ROLES = (
-    SupplierMembership.Role.ADMIN,
-    SupplierMembership.Role.ORDER_DESK,
-    SupplierMembership.Role.SHIPPING,
-)
+UPLOADING_ROLES = SupplierMembership.SHIPPING_ROLES
 
 
 def _visible_documents(user: User | AnonymousUser) -> QuerySet[InboundDocument]:

@@ -21,7 +21,7 @@ from purchasing.models import (
 from suppliers.models import SupplierMembership, User, is_buyer
 
 # Roles that may answer a PO; shipping users and viewers may not.
-ACKNOWLEDGING_ROLES = (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK)
+ACKNOWLEDGING_ROLES = SupplierMembership.ACKNOWLEDGING_ROLES
 
 
 def purchase_order_list(*, user: User | AnonymousUser) -> QuerySet[PurchaseOrder]:

@@ -13,7 +13,7 @@ from purchasing.models import LineStatus, PurchaseOrderLine, ShipmentLine, Shipm
 from suppliers.models import Supplier, SupplierMembership, User
 
 # Roles that may send, correct and cancel shipment notices; viewers may only look.
-SHIPPING_ROLES = (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK, SupplierMembership.Role.SHIPPING)
+SHIPPING_ROLES = SupplierMembership.SHIPPING_ROLES
 # Lines a new notice offers: acknowledged and not shipped in full (a shipped line comes back only to be corrected).
 SHIPPABLE_LINE_STATUSES = (LineStatus.ACKNOWLEDGED, LineStatus.PARTIALLY_SHIPPED)
 
