@@ -94,7 +94,7 @@ class ConnectorAdmin(admin.ModelAdmin[Connector]):
     ]
     fieldsets = (
         (None, {"fields": ("name", "kind", "description", "is_enabled", "config")}),
-        ("Limits", {"fields": ("timeout_s", "rate_per_s", "burst", "max_attempts")}),
+        ("Limits", {"fields": ("timeout_s", "rate_per_s", "burst", "max_attempts", "delivery_class")}),
         ("Inbound feeds", {"fields": ("has_inbound_token", "pull_cursor")}),
         (
             "Health (kept by the delivery engine)",

@@ -70,6 +70,14 @@ class Connector(models.Model):
         "suppliers.Supplier", on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_connectors"
     )
     is_enabled = models.BooleanField(default=True)
+    # A connector that must never compete with the ERP's critical work (an internal consumer such as
+    # the exception rules) has its deliveries sent in a fixed class instead of each event's own.
+    delivery_class = models.PositiveSmallIntegerField(
+        choices=OutboxEvent.Priority.choices,
+        null=True,
+        blank=True,
+        help_text="Send every delivery in this class; empty: the event's own (critical for supplier commitments).",
+    )
     config = models.JSONField(default=dict, blank=True, help_text="Settings of this kind, validated on save.")
     timeout_s = models.FloatField("timeout (seconds)", default=5.0, validators=[MinValueValidator(0.1)])
     rate_per_s = models.FloatField("rate limit (calls per second)", default=50.0, validators=[MinValueValidator(0.1)])

@@ -75,18 +75,22 @@ def fan_out(event: OutboxEvent) -> list[Delivery]:
 
     The tenant boundary of supplier webhooks: a supplier's connector gets only events naming that
     supplier, and only the types suppliers may receive. Its deliveries go in the bulk class, so a slow
-    supplier endpoint never holds up a dispatcher of the ERP's critical work.
+    supplier endpoint never holds up a dispatcher of the ERP's critical work. A distributor's connector
+    with a ``delivery_class`` (the built-in exception rules) gets its deliveries in that class.
     """
     audience = Q(connector__supplier__isnull=True)
     if event.supplier_id is not None and event.type in SUPPLIER_EVENT_TYPES:
         audience |= Q(connector__supplier_id=event.supplier_id)
     subscriptions = Subscription.objects.filter(audience, is_active=True, connector__is_enabled=True).values_list(
-        "connector_id", "connector__supplier_id", "event_type"
+        "connector_id", "connector__supplier_id", "connector__delivery_class", "event_type"
     )
     connectors: dict[int, int] = {}
-    for connector_id, supplier_id, event_type in subscriptions:
+    for connector_id, supplier_id, delivery_class, event_type in subscriptions:
         if Subscription(event_type=event_type).matches(event.type):
-            connectors[connector_id] = event.priority if supplier_id is None else OutboxEvent.Priority.BULK
+            if supplier_id is not None:
+                connectors[connector_id] = OutboxEvent.Priority.BULK
+            else:
+                connectors[connector_id] = event.priority if delivery_class is None else delivery_class
     now = timezone.now()
     return Delivery.objects.bulk_create(
         Delivery(
@@ -110,4 +114,10 @@ def _subject_key(subject: models.Model) -> tuple[str, str, str]:
         # ASN numbers are unique per supplier only: the aggregate names the supplier too.
         number, supplier_id = str(subject.number), subject.supplier_id  # type: ignore[attr-defined]
         return "shipment_notice", number, f"shipment_notice:{supplier_id}:{number}"
+    if label == "item":
+        # Stock and demand events: one item's events keep their order, keyed by the SKU receivers know.
+        sku = str(subject.sku)  # type: ignore[attr-defined]
+        return "item", sku, f"item:{sku}"
+    if label == "exceptioncase":
+        return "exception_case", str(subject.pk), f"exception_case:{subject.pk}"
     return label, str(subject.pk), f"{label}:{subject.pk}"

@@ -60,6 +60,16 @@ def test_an_event_gets_one_delivery_per_subscribed_connector(erp, supplier):
     assert _record(PurchaseOrderFactory(supplier=supplier), "po.revised").deliveries.count() == 1
 
 
+def test_a_connector_with_a_delivery_class_gets_every_delivery_in_that_class(erp, supplier):
+    rules = Connector.objects.create(
+        name="rules", kind="webhook", config={"url": "http://127.0.0.1:9/x"}, delivery_class=5
+    )
+    Subscription.objects.create(connector=rules, event_type="supplyline.*")
+    event = _record(PurchaseOrderFactory(supplier=supplier))  # a critical event
+    priorities = dict(event.deliveries.values_list("connector__name", "priority"))
+    assert priorities == {"erp": OutboxEvent.Priority.CRITICAL, "rules": OutboxEvent.Priority.DEFAULT}
+
+
 def test_a_disabled_connector_or_subscription_gets_nothing(erp, supplier):
     Connector.objects.filter(pk=erp.pk).update(is_enabled=False)
     assert not _record(PurchaseOrderFactory(supplier=supplier)).deliveries.exists()

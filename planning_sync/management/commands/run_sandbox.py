@@ -32,7 +32,10 @@ class Command(BaseCommand):
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._warn_if_exposed(options["host"])
         server = self._server(options["host"], options["port"], db_path, options["seed"])
+        # Both ways out, set explicitly: a shell's background job starts with SIGINT ignored, and the
+        # ignore would be inherited, leaving Ctrl-C (or a test's SIGINT) without effect.
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
         self.stdout.write(f"Sandbox ERP and planning system on {server.url} (data in {db_path})")
         self.stdout.flush()  # a parent process reading the URL from a pipe must see it now
         try:
