@@ -10,6 +10,7 @@ an error releases the key so the client can retry. POSTs without the header just
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Callable
@@ -82,14 +83,26 @@ def fingerprint(request: Request) -> str:
 def _claim(api_key: ApiKey, key: str, print_: str) -> IdempotencyRecord | None:
     """Insert the in-progress record; None when the key is already taken."""
     now = timezone.now()
-    IdempotencyRecord.objects.filter(api_key=api_key, key=key, expires_at__lte=now).delete()
+    record = IdempotencyRecord(api_key=api_key, key=key, fingerprint=print_, created_at=now, expires_at=now + RETENTION)
+    if _inserted(record):
+        return record
+    # Taken. By an expired record? Drop it and claim again (keys are nearly always new: this is rarely run).
+    if IdempotencyRecord.objects.filter(api_key=api_key, key=key, expires_at__lte=now).delete()[0]:
+        return record if _inserted(record) else None
+    return None
+
+
+def _inserted(record: IdempotencyRecord) -> bool:
+    """Insert the record; False when its key is taken. A request runs in autocommit, where the INSERT commits
+    on its own: no BEGIN and COMMIT round trips around it. Inside a caller's transaction a savepoint keeps a
+    conflict from aborting that transaction."""
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                api_key=api_key, key=key, fingerprint=print_, created_at=now, expires_at=now + RETENTION
-            )
+        with guard:
+            record.save(force_insert=True)
     except IntegrityError:
-        return None
+        return False
+    return True
 
 
 def _take_over(record: IdempotencyRecord) -> bool:

@@ -17,7 +17,7 @@ from purchasing import selectors
 from purchasing.api.common import ETAG_HEADER, key_supplier, problems, validated
 from purchasing.errors import StaleVersion
 from purchasing.filters import PurchaseOrderApiFilter
-from purchasing.models import PurchaseOrder
+from purchasing.models import Acknowledgement, PurchaseOrder
 from purchasing.rules import Delivery
 from purchasing.serializers import (
     AcknowledgementInputSerializer,
@@ -149,8 +149,9 @@ def _by_line_number(data: Any) -> Any:
     return position
 
 
-def _acknowledgement_json(po: PurchaseOrder, ack_id: int) -> dict[str, Any]:
-    ack = selectors.api_acknowledgement_get(po=po, pk=ack_id)
+def _acknowledgement_json(ack: Acknowledgement) -> dict[str, Any]:
+    """The acknowledgement as the service returned it: with its answers and the PO it updated, no query."""
+    po = ack.po
     return {
         "id": ack.pk,
         "po_number": po.number,
@@ -203,6 +204,5 @@ class AcknowledgementCreateApi(SupplierApiView):
             expected_version=version,
             note=data["note"],
         )
-        po.refresh_from_db(fields=["version", "status"])
-        body = AcknowledgementOutput(_acknowledgement_json(po, ack.pk)).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": po_etag(po)})
+        body = AcknowledgementOutput(_acknowledgement_json(ack)).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": body["etag"]})

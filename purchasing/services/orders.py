@@ -14,11 +14,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, F, Field, Prefetch, Value, When
 from django.utils import timezone
 
 from planning_sync.outbox import record_event
@@ -107,7 +108,9 @@ def _lock(po: PurchaseOrder, expected_version: int | None) -> PurchaseOrder:
 
 
 def _lines(po: PurchaseOrder) -> dict[int, PurchaseOrderLine]:
-    lines = po.lines.select_related("item").prefetch_related("schedule_lines").order_by("line_number")
+    # Schedule lines by number within their line: their default ordering joins the line and the PO to sort by.
+    schedules = Prefetch("schedule_lines", queryset=ScheduleLine.objects.order_by("schedule_number"))
+    lines = po.lines.select_related("item").prefetch_related(schedules).order_by("line_number")
     return {line.line_number: line for line in lines}
 
 
@@ -210,29 +213,56 @@ class _AnswerWrites:
 
     answers: list[AcknowledgementLine] = field(default_factory=list)
     schedules: list[tuple[PurchaseOrderLine, LineTerms]] = field(default_factory=list)
-    lines: list[PurchaseOrderLine] = field(default_factory=list)
+    # Each answered line with the fields the answer changed on it, {field: new value}.
+    lines: list[tuple[PurchaseOrderLine, dict[str, Any]]] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     changed: list[tuple[PurchaseOrderLine, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     def flush(self, *, by: User | None, channel: str) -> None:
         AcknowledgementLine.objects.bulk_create(self.answers)
         if self.schedules:
-            ScheduleLine.objects.filter(line__in=[line for line, _ in self.schedules]).delete()
+            # Only a line promised before has schedule lines to replace (_lines prefetched them).
+            promised = [line for line, _ in self.schedules if line.schedule_lines.all()]
+            if promised:
+                ScheduleLine.objects.filter(line__in=promised).delete()
             ScheduleLine.objects.bulk_create(
                 ScheduleLine(line=line, schedule_number=n, quantity=d.quantity, promised_date=d.date)
                 for line, terms in self.schedules
                 for n, d in enumerate(terms.deliveries, start=1)
             )
-        now = timezone.now()
-        for line in self.lines:
-            line.updated_at = now  # bulk_update does not apply auto_now
-        PurchaseOrderLine.objects.bulk_update(self.lines, [*_ANSWERED_FIELDS, "updated_at"])
+            for line, _ in self.schedules:
+                # The answers returned hold these lines: drop the prefetched schedule lines just replaced.
+                line._prefetched_objects_cache.pop("schedule_lines", None)  # type: ignore[attr-defined]
+        _update_lines(self.lines)
         HistoryEntry.objects.bulk_create(self.history)
         for line, before, after in self.changed:
             _line_changed_event(line, before, after, actor=by, channel=channel)
 
 
 _ANSWERED_FIELDS = ("status", "ordered_quantity", "unit_price", "original_promised_date", "revision_changes")
+
+
+def _update_lines(changes: Sequence[tuple[PurchaseOrderLine, dict[str, Any]]]) -> None:
+    """Write every line's changed fields in one UPDATE.
+
+    Unlike bulk_update, a value all lines share is set as such and a field a line keeps is left to its
+    column: bulk_update's CASE branch per line and field cost more Python than the statement costs the
+    database (tests/bench/bench_api.py). Plain accepts share every value, so they need no CASE at all.
+    """
+    now = timezone.now()
+    updates: dict[str, Any] = {"updated_at": now}  # update() does not apply auto_now
+    for name in sorted({name for _, values in changes for name in values}):
+        given = [(line.pk, values[name]) for line, values in changes if name in values]
+        first = given[0][1]
+        if len(given) == len(changes) and all(value == first for _, value in given):
+            updates[name] = first
+        else:
+            column = cast(Field[Any, Any], PurchaseOrderLine._meta.get_field(name))
+            whens = [When(pk=pk, then=Value(value, output_field=column)) for pk, value in given]
+            updates[name] = Case(*whens, default=F(name), output_field=column)
+    PurchaseOrderLine.objects.filter(pk__in=[line.pk for line, _ in changes]).update(**updates)
+    for line, _ in changes:
+        line.updated_at = now
 
 
 @transaction.atomic
@@ -262,14 +292,14 @@ def acknowledgement_submit(
     answers = [
         _answer_line(ack, lines[d.line_number], d, plan, by=by, channel=channel, writes=writes) for d, plan in plans
     ]
-    writes.flush(by=by, channel=channel)
-    _settle(po, lines.values(), now, restart=False)
-    _bump(po, *_SETTLED_FIELDS)
     applied = sum(a.outcome == Outcome.APPLIED for a in answers)
     summary = f"Acknowledged revision {po.revision}: {applied} of {len(answers)} lines applied"
     if note:
         summary += f". Note: {note}"
-    _history(po, actor=by, channel=channel, action="acknowledged", summary=summary)
+    writes.history.append(HistoryEntry(po=po, actor=by, channel=channel, action="acknowledged", summary=summary))
+    writes.flush(by=by, channel=channel)
+    _settle(po, lines.values(), now, restart=False)
+    _bump(po, *_SETTLED_FIELDS)
     record_event(
         "po.acknowledged",
         subject=po,
@@ -285,7 +315,18 @@ def acknowledgement_submit(
             "lines": [_answer_json(a) for a in answers],
         },
     )
+    _hold_answers(ack, answers)
     return ack
+
+
+def _hold_answers(ack: Acknowledgement, answers: list[AcknowledgementLine]) -> None:
+    """Make ``ack.lines.all()`` the answers just written, in line order, as prefetch_related would: every
+    channel shows them next, and reading them back cost the API three queries (tests/bench/bench_api.py).
+    ``ack.po`` is the locked PO, so its version and status are the new ones too."""
+    held = ack.lines.all()
+    held._result_cache = sorted(answers, key=lambda answer: answer.line.line_number)
+    held._prefetch_done = True  # type: ignore[attr-defined]  # prefetch_related's own marks, not in the stubs
+    ack._prefetched_objects_cache = {"lines": held}  # type: ignore[attr-defined]
 
 
 def acknowledgement_accept_all(
@@ -299,6 +340,7 @@ def acknowledgement_accept_all(
 
 @dataclass
 class _Plan:
+    current: LineTerms
     proposed: LineTerms
     breaches: list[str] = field(default_factory=list)
     reason: ReasonCode | None = None
@@ -314,7 +356,7 @@ def _plan_decisions(
         errors.raise_if_any()
     seen: set[int] = set()
     plans = []
-    reasons = {r.code: r for r in ReasonCode.objects.filter(is_active=True)}
+    reasons = _reason_codes(decisions)
     for decision in decisions:
         key = f"lines.{decision.line_number}"
         line = lines.get(decision.line_number)
@@ -336,6 +378,13 @@ def _plan_decisions(
     return plans
 
 
+def _reason_codes(decisions: Sequence[LineDecision]) -> dict[str, ReasonCode]:
+    """The active reason codes by code; only a rejection needs one, so an answer without any reads none."""
+    if not any(d.action == Action.REJECT for d in decisions):
+        return {}
+    return {r.code: r for r in ReasonCode.objects.filter(is_active=True)}
+
+
 def _plan_line(
     line: PurchaseOrderLine,
     decision: LineDecision,
@@ -346,13 +395,13 @@ def _plan_line(
     key = f"lines.{line.line_number}"
     current = current_terms(line)
     if decision.action == Action.ACCEPT:
-        return _Plan(proposed=_accepted_terms(line, current))
+        return _Plan(current=current, proposed=_accepted_terms(line, current))
     if decision.action == Action.REJECT:
         reason = reasons.get(decision.reason_code)
         if reason is None:
             errors.add(f"{key}.reason_code", "Choose a reason for rejecting the line.")
             return None
-        return _Plan(proposed=current, reason=reason)
+        return _Plan(current=current, proposed=current, reason=reason)
     if decision.action != Action.CHANGE:
         errors.add(f"{key}.action", f"Unknown answer {decision.action!r}: use accept, reject or change.")
         return None
@@ -365,7 +414,7 @@ def _plan_line(
     breaches = tolerance_breaches(
         current=current, proposed=proposed, need_by=line.need_by_date, tolerances=supplier.tolerances
     )
-    return _Plan(proposed=proposed, breaches=breaches)
+    return _Plan(current=current, proposed=proposed, breaches=breaches)
 
 
 def _accepted_terms(line: PurchaseOrderLine, current: LineTerms) -> LineTerms:
@@ -430,7 +479,6 @@ def _answer_line(
     writes: _AnswerWrites,
 ) -> AcknowledgementLine:
     """The answer for one line and what it changes, collected in ``writes`` (written by its flush)."""
-    current = current_terms(line)
     touchless = decision.action != Action.REJECT and not plan.breaches
     answer = AcknowledgementLine(
         acknowledgement=ack,
@@ -438,12 +486,13 @@ def _answer_line(
         action=decision.action,
         reason_code=plan.reason,
         note=decision.note,
-        before=current.as_json(),
+        before=plan.current.as_json(),
         proposed=plan.proposed.as_json(),
         breaches=plan.breaches,
         outcome=Outcome.APPLIED if touchless else Outcome.PENDING,
     )
     writes.answers.append(answer)
+    kept = {name: getattr(line, name) for name in _ANSWERED_FIELDS}
     if touchless:
         line.ordered_quantity, line.unit_price = plan.proposed.quantity, plan.proposed.unit_price
         if line.original_promised_date is None:
@@ -453,7 +502,9 @@ def _answer_line(
     else:
         line.transition_to(LineStatus.REJECTED if decision.action == Action.REJECT else LineStatus.CHANGES_PENDING)
     line.revision_changes = {}
-    writes.lines.append(line)
+    writes.lines.append(
+        (line, {name: getattr(line, name) for name in _ANSWERED_FIELDS if getattr(line, name) != kept[name]})
+    )
     writes.history.append(
         HistoryEntry(
             po=line.po,

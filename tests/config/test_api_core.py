@@ -382,6 +382,19 @@ def test_a_claim_abandoned_by_a_dead_process_is_taken_over(api, acme_key):
     assert IdempotencyRecord.objects.get().state == IdempotencyRecord.State.DONE
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_taken_or_expired_key_is_settled_in_autocommit(supplier):
+    """As in production: the claim is a lone INSERT, and its conflict leaves the connection usable."""
+    api = _client(_key(supplier)[1])
+    first, retry = _post(api), _post(api)
+    assert retry["Idempotent-Replayed"] == "true"
+    with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=1)):
+        later = _post(api)
+    assert "Idempotent-Replayed" not in later
+    assert later.json()["run"] != first.json()["run"]
+    assert IdempotencyRecord.objects.get().state == IdempotencyRecord.State.DONE
+
+
 def test_keys_are_scoped_to_the_api_key(api, supplier):
     first = _post(api)
     other = _post(_client(_key(supplier)[1]))
