@@ -129,6 +129,15 @@ app.conf.update(
             "task": "purchasing.tasks.import_document_folders",
             "schedule": timedelta(seconds=settings.SUPPLYLINE_EDI_SCAN_S),
         },
+        # The exception rules that time alone makes true (deadlines, late notices, dead letters).
+        "sweep-exception-rules": {
+            "task": "exceptions.tasks.sweep_exception_rules",
+            "schedule": timedelta(minutes=5),
+        },
+        "wake-snoozed-cases": {
+            "task": "exceptions.tasks.wake_snoozed_cases",
+            "schedule": timedelta(minutes=1),
+        },
         "clear-expired-sessions": {
             "task": "suppliers.tasks.clear_expired_sessions",
             "schedule": crontab(hour=3, minute=17),

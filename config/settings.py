@@ -327,6 +327,8 @@ SUPPLYLINE_TOLERANCES = {
     "days_late": env_int("SUPPLYLINE_DAYS_LATE_TOLERANCE", 2),
 }
 SUPPLYLINE_PAGE_SIZE = env_int("SUPPLYLINE_PAGE_SIZE", 50)
+# How far ahead supply risk projects each item's balance at a site (exceptions.supply_risk).
+SUPPLYLINE_PROJECTION_WEEKS = env_int("SUPPLYLINE_PROJECTION_WEEKS", 12)
 # Hours before the acknowledgement deadline when suppliers get a reminder.
 SUPPLYLINE_REMINDER_HOURS = env_int("SUPPLYLINE_REMINDER_HOURS", 12)
 # The portal's public address, for links in e-mails.

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", supplier_views.home, name="home"),
     path("", include("suppliers.urls")),
     path("", include("purchasing.urls")),
+    path("exceptions/", include("exceptions.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -159,10 +159,16 @@ def _upsert_changed(obj: models.Model, values: Mapping[str, Any]) -> ImportOutco
     return ImportOutcome.UPDATED
 
 
-def _upsert[M: models.Model](model: type[M], lookup: Mapping[str, Any], values: Mapping[str, Any]) -> ImportOutcome:
+def _upsert[M: models.Model](
+    model: type[M], lookup: Mapping[str, Any], values: Mapping[str, Any]
+) -> tuple[ImportOutcome, dict[str, Any]]:
+    """Create or update the row; the outcome, and the row's values before (empty when it is new)."""
     # get_or_create retries the read when a concurrent import inserted the row first.
     obj, created = model._default_manager.select_for_update().get_or_create(**lookup, defaults=values)
-    return ImportOutcome.CREATED if created else _upsert_changed(obj, values)
+    if created:
+        return ImportOutcome.CREATED, {}
+    before = {name: getattr(obj, name) for name in values}
+    return _upsert_changed(obj, values), before
 
 
 # --- purchase orders ---------------------------------------------------------------------
@@ -489,29 +495,47 @@ def _record_receipt(po: PurchaseOrder, receipt: Receipt, received: list[ReceiptL
 # --- stock and demand ----------------------------------------------------------------------
 
 
+# Each records an event when it changes something, so the supply-risk projection of the item and site
+# is recomputed (exceptions.supply_risk) and the connectors hear of it; a replay records nothing.
+# The subject is the item, so one item's stock and demand events keep their order.
+
+
 @transaction.atomic
 def inventory_import(document: Any) -> ImportOutcome:
-    """Upsert the on-hand quantity of an item at a site; a count older than the stored one changes nothing."""
+    """Upsert the on-hand quantity of an item at a site; a count older than the stored one changes nothing.
+
+    Emits ``inventory.changed`` when the quantity changed (a later count of the same quantity only
+    moves ``as_of``).
+    """
     doc = validated("inventory", document)
     item, site = _item_and_site(doc)
     as_of = dt.datetime.fromisoformat(doc["as_of"])
     values = {"quantity": _to_decimal(doc["quantity"], "quantity", places=3), "as_of": as_of}
     balance, created = InventoryBalance.objects.select_for_update().get_or_create(item=item, site=site, defaults=values)
+    previous = None if created else balance.quantity
     if created:
-        return ImportOutcome.CREATED
-    if as_of < balance.as_of:
+        outcome = ImportOutcome.CREATED
+    elif as_of < balance.as_of:
         return ImportOutcome.UNCHANGED
-    return _upsert_changed(balance, values)
+    else:
+        outcome = _upsert_changed(balance, values)
+    if previous != balance.quantity:
+        data: dict[str, Any] = {"item_sku": item.sku, "site": site.code, "quantity": f"{balance.quantity:f}"}
+        data |= {"previous_quantity": _text(previous), "as_of": as_of.isoformat()}
+        record_event("inventory.changed", subject=item, channel=Channel.ERP, data=data)
+    return outcome
 
 
 @transaction.atomic
 def demand_import(document: Any) -> ImportOutcome:
-    """Upsert one demand by the planning system's id; quantity 0 withdraws it (the row is deleted)."""
+    """Upsert one demand by the planning system's id; quantity 0 withdraws it (the row is deleted).
+
+    Emits ``demand.changed`` when it creates, changes or withdraws the demand.
+    """
     doc = validated("demand", document)
     quantity = _to_decimal(doc["quantity"], "quantity", places=3)
     if quantity == 0:
-        deleted, _ = Demand.objects.filter(external_id=doc["external_id"]).delete()
-        return ImportOutcome.DELETED if deleted else ImportOutcome.UNCHANGED
+        return _demand_withdraw(doc["external_id"])
     item, site = _item_and_site(doc)
     values = {
         "item_id": item.pk,
@@ -522,13 +546,59 @@ def demand_import(document: Any) -> ImportOutcome:
         "priority": doc.get("priority", 5),
         "customer_reference": doc.get("customer_reference", ""),
     }
-    return _upsert(Demand, {"external_id": doc["external_id"]}, values)
+    outcome, before = _upsert(Demand, {"external_id": doc["external_id"]}, values)
+    if outcome != ImportOutcome.UNCHANGED:
+        data = {"external_id": doc["external_id"], "change": outcome.value, "item_sku": item.sku, "site": site.code}
+        data |= _demand_values(values) | {"previous": _previous_demand(before, item, site)}
+        record_event("demand.changed", subject=item, channel=Channel.SYSTEM, data=data)
+    return outcome
+
+
+def _demand_withdraw(external_id: str) -> ImportOutcome:
+    demand = Demand.objects.select_for_update().select_related("item", "site").filter(external_id=external_id).first()
+    if demand is None:
+        return ImportOutcome.UNCHANGED
+    was = {name: getattr(demand, name) for name in ("date", "quantity", "kind", "priority", "customer_reference")}
+    demand.delete()
+    where = {"item_sku": demand.item.sku, "site": demand.site.code}
+    data = {"external_id": external_id, "change": ImportOutcome.DELETED.value, **where}
+    data |= _demand_values({**was, "quantity": Decimal(0)}) | {"previous": {**where, **_demand_values(was)}}
+    record_event("demand.changed", subject=demand.item, channel=Channel.SYSTEM, data=data)
+    return ImportOutcome.DELETED
+
+
+def _demand_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "date": values["date"].isoformat(),
+        "quantity": f"{values['quantity']:f}",
+        "kind": values["kind"],
+        "priority": values["priority"],
+        "customer_reference": values["customer_reference"],
+    }
+
+
+def _previous_demand(before: Mapping[str, Any], item: Item, site: Site) -> dict[str, Any] | None:
+    """The demand as it was, where it was: a planner may move a demand to another item or site."""
+    if not before:
+        return None
+    sku = item.sku if before["item_id"] == item.pk else Item.objects.get(pk=before["item_id"]).sku
+    code = site.code if before["site_id"] == site.pk else Site.objects.get(pk=before["site_id"]).code
+    return {"item_sku": sku, "site": code, **_demand_values(before)}
 
 
 @transaction.atomic
 def safety_stock_import(document: Any) -> ImportOutcome:
-    """Upsert the safety stock of an item at a site."""
+    """Upsert the safety stock of an item at a site. Emits ``safety_stock.changed`` when it changed."""
     doc = validated("safety_stock", document)
     item, site = _item_and_site(doc)
     quantity = _to_decimal(doc["quantity"], "quantity", places=3)
-    return _upsert(SafetyStock, {"item": item, "site": site}, {"quantity": quantity})
+    outcome, before = _upsert(SafetyStock, {"item": item, "site": site}, {"quantity": quantity})
+    if outcome != ImportOutcome.UNCHANGED:
+        data: dict[str, Any] = {"item_sku": item.sku, "site": site.code, "quantity": f"{quantity:f}"}
+        data["previous_quantity"] = _text(before.get("quantity"))
+        record_event("safety_stock.changed", subject=item, channel=Channel.SYSTEM, data=data)
+    return outcome
+
+
+def _text(quantity: Decimal | None) -> str | None:
+    return None if quantity is None else f"{quantity:f}"

@@ -1,11 +1,14 @@
 """Named fixtures: Alice works for ACME, Bob for BOLT (the outsider), Charlie is a buyer."""
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 from django.test import Client
 
+from config.celery import QUEUE_NAMES, app
 from purchasing.models import LineStatus, POStatus, PurchaseOrder
 from suppliers.models import Supplier, User
 from tests.factories import (
@@ -124,3 +127,18 @@ def buyer_client(buyer) -> Client:
     client = Client()
     client.force_login(buyer)
     return client
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[object]:
+    """A solo worker consuming every queue from the real broker, shared by the tests of a module.
+
+    Started before any test's database transaction: starting a worker closes the thread's database
+    connections (Celery's Django fix-up). A test that gives it work must wait for that work to finish
+    (``tests.celery_worker.drain``) before it ends, or a task could outlive the test's database.
+    """
+    app.control.purge()  # nothing left over from an earlier run
+    with start_worker(
+        app, pool="solo", queues=list(QUEUE_NAMES), perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ) as running:
+        yield running

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from exceptions.models import CaseStatus, CaseType, ExceptionCase, Severity
 from purchasing.models import Item, LineStatus, POStatus, PurchaseOrder, PurchaseOrderLine, ScheduleLine, Site
 from suppliers.models import BUYERS_GROUP, Supplier, SupplierItem, SupplierMembership, User
 
@@ -134,3 +135,23 @@ class ScheduleLineFactory(DjangoModelFactory[ScheduleLine]):
     schedule_number = 1
     quantity = factory.LazyAttribute(lambda o: o.line.ordered_quantity)
     promised_date = factory.LazyAttribute(lambda o: o.line.need_by_date)
+
+
+class ExceptionCaseFactory(DjangoModelFactory[ExceptionCase]):
+    """A case as a rule would open it: about a PO of a supplier, assigned to the PO's buyer."""
+
+    class Meta:
+        model = ExceptionCase
+
+    type = CaseType.ACK_OVERDUE
+    severity = Severity.MEDIUM
+    status = CaseStatus.OPEN
+    po = factory.SubFactory(PurchaseOrderFactory)
+    supplier = factory.LazyAttribute(lambda o: o.po.supplier if o.po else None)
+    site = factory.LazyAttribute(lambda o: o.po.site if o.po else None)
+    assignee = factory.LazyAttribute(lambda o: o.po.buyer if o.po else None)
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+    title = factory.LazyAttribute(lambda o: f"{o.po.number if o.po else 'Case'}: not acknowledged")
+    summary = "The acknowledgement deadline passed."
+    opened_at = factory.LazyFunction(timezone.now)
+    due_at = factory.LazyAttribute(lambda o: o.opened_at + dt.timedelta(hours=24))

@@ -24,11 +24,16 @@ from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
 from suppliers.models import ApiScope
 from suppliers.services import api_key_create
+from tests.factories import ExceptionCaseFactory
 
 pytestmark = pytest.mark.django_db
 
+# The buyers' exceptions queue: routes that name one exception case.
+EXCEPTION_CASE_ROUTES = [
+    f"case-{verb}" for verb in ("detail", "claim", "assign", "comment", "snooze", "resolve", "replay", "contact")
+]
 # URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
-SAMPLES = ("number", "pk", "name")
+SAMPLES = ("number", "pk", "name", "site", "sku")
 # Routes whose argument names a different kind of object than the default sample.
 SAMPLE_OF_ROUTE = {
     "monitor:delivery-replay": {"pk": "delivery"},
@@ -42,6 +47,7 @@ SAMPLE_OF_ROUTE = {
     "api:document-detail": {"pk": "document"},
     "api:webhook-detail": {"pk": "webhook"},
     "api:webhook-delivery-list": {"pk": "webhook"},
+    **{f"exceptions:{name}": {"pk": "case"} for name in EXCEPTION_CASE_ROUTES},
 }
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
@@ -52,6 +58,12 @@ BUYER_ONLY = {
     "purchasing:proposal-decide",
     "purchasing:proposal-list",
     "suppliers:buyer-home",
+    # The exceptions queue, supply projections and KPIs are the distributor's, even about a supplier's own PO.
+    "exceptions:case-list",
+    "exceptions:case-bulk",
+    *(f"exceptions:{name}" for name in EXCEPTION_CASE_ROUTES),
+    "exceptions:projection",
+    "exceptions:kpis",
 }
 # The integration monitor is for the distributor's staff: every supplier user gets 404 there.
 STAFF_NAMESPACES = {"monitor"}
@@ -125,7 +137,8 @@ def test_the_walk_finds_the_portals_routes():
 @pytest.fixture
 def acme(po, shippable_po, supplier_user) -> dict[str, str]:
     """One of each of ACME's objects that a URL can name: its PO, a proposal on it, a delivery of its events,
-    a shipment notice with a package, a document it sent and our reply."""
+    a shipment notice with a package, a document it sent and our reply, an exception case about its PO, and
+    the item and site of a PO line (a supply projection)."""
     erp = Connector.objects.create(name="erp", kind="webhook", config={"url": "http://127.0.0.1:9/erp"})
     Subscription.objects.create(connector=erp, event_type="supplyline.po.*")
     ack = services.acknowledgement_submit(
@@ -174,6 +187,9 @@ def acme(po, shippable_po, supplier_user) -> dict[str, str]:
         "outbound": str(reply.pk),
         "api_key": str(api_key.pk),
         "webhook": str(webhook.pk),
+        "case": str(ExceptionCaseFactory.create(po=po, title=f"{po.number}: not acknowledged").pk),
+        "site": shippable_po.site.code,
+        "sku": shippable_po.lines.get(line_number=10).item.sku,
     }
 
 

@@ -1,34 +1,14 @@
 """Behaviour that needs a real Celery worker consuming from the real broker (Redis in `make test`)."""
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.db import connections
 from django.urls import reverse
 
-from config.celery import QUEUE_NAMES, app
+from config.celery import app
+from tests.celery_worker import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.worker]
-
-
-@pytest.fixture(scope="module")
-def worker():
-    app.control.purge()  # nothing left over from an earlier run
-    with start_worker(
-        app, pool="solo", queues=list(QUEUE_NAMES), perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
-    ) as running:
-        yield running
-
-
-def _wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_password_reset_mail_is_delivered_by_the_worker(
@@ -37,7 +17,7 @@ def test_a_password_reset_mail_is_delivered_by_the_worker(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("account_reset_password"), {"email": supplier_user.email})
     assert response.status_code == 302
-    assert _wait_for(lambda: len(mail.outbox) == 1), "the worker did not send the reset mail"
+    assert wait_for(lambda: len(mail.outbox) == 1), "the worker did not send the reset mail"
     message = mail.outbox[0]
     assert message.to == [supplier_user.email]
     assert message.subject.startswith("[Supplyline] ")
@@ -48,7 +28,7 @@ def test_html_alternatives_survive_the_trip_through_the_broker(worker):
     from suppliers.tasks import send_email
 
     send_email.delay(subject="Hello", body="plain", to=["x@example.com"], html="<p>rich</p>")
-    assert _wait_for(lambda: any(m.subject == "Hello" for m in mail.outbox))
+    assert wait_for(lambda: any(m.subject == "Hello" for m in mail.outbox))
     sent = next(m for m in mail.outbox if m.subject == "Hello")
     assert sent.alternatives[0][0] == "<p>rich</p>"
 
@@ -75,5 +55,5 @@ def test_tasks_reuse_the_database_connection_of_the_worker(worker, monkeypatch):
     _backend_pids.clear()
     for n in range(3):
         record_backend_pid.apply_async(kwargs={"then_close": n == 2}, queue="critical")
-    assert _wait_for(lambda: len(_backend_pids) == 3)
+    assert wait_for(lambda: len(_backend_pids) == 3)
     assert len(set(_backend_pids)) == 1, _backend_pids

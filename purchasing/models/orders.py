@@ -376,6 +376,8 @@ class Acknowledgement(models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
+        # The KPIs' period filter (acknowledgement cycle time, touchless rate).
+        indexes = [models.Index(fields=["submitted_at"], name="ack_submitted_idx")]
 
     def __str__(self) -> str:
         return f"Acknowledgement of {self.po.number} rev {self.revision}"

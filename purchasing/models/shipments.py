@@ -126,6 +126,9 @@ class ShipmentNotice(models.Model):
             models.Index(F("submitted_at").desc(), F("id").desc(), name="asn_list_idx"),
             # The expected-receipts page: open notices of a site by arrival day.
             models.Index(fields=["site", "estimated_arrival"], name="asn_site_arrival_idx"),
+            # The KPIs' period filters: on-time shipment by ship date, ASN accuracy by receipt.
+            models.Index(fields=["ship_date"], name="asn_ship_date_idx"),
+            models.Index(fields=["received_at"], name="asn_received_idx", condition=Q(received_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

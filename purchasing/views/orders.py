@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.csv_cells import safe_cell
 from config.http import AuthedRequest
 from config.keyset import paginate_request
 from purchasing import selectors, services
@@ -108,7 +109,7 @@ def _csv_lines(rows: Iterator[PurchaseOrder]) -> Iterator[str]:
     yield writer.writerow(EXPORT_COLUMNS)
     for po in rows:
         yield writer.writerow(
-            _safe_cell(value)
+            safe_cell(value)
             for value in (
                 po.number,
                 po.revision,
@@ -124,20 +125,6 @@ def _csv_lines(rows: Iterator[PurchaseOrder]) -> Iterator[str]:
                 po.currency,
             )
         )
-
-
-def _safe_cell(value: object) -> str:
-    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @require_GET

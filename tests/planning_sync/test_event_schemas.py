@@ -22,6 +22,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from django.utils import timezone
 
+from exceptions.handlers import dispatch
 from planning_sync.envelope import cloudevent
 from planning_sync.event_schemas import SCHEMA_DIR, UnknownEventType, known_types, validate_event
 from planning_sync.models import OutboxEvent
@@ -96,6 +97,7 @@ def run_lifecycle(*, supplier: Supplier, supplier_user: User, buyer: User) -> No
     _reject_then_cancel(supplier, supplier_user, buyer)
     late = _miss_a_deadline(supplier)
     _erp_cancels(late)
+    _plan()
 
 
 def _issue(supplier: Supplier, buyer: User, need_by: dt.date) -> PurchaseOrder:
@@ -188,6 +190,19 @@ def _erp_cancels(po: PurchaseOrder) -> None:
     inbound.purchase_order_import(document)
 
 
+def _plan() -> None:
+    """The ERP counts the stock; the planning system sets safety stock, adds demand, moves it, withdraws it."""
+    where = {"item_sku": "BRG-6204-2RS", "site_code": "DAL1"}
+    inbound.inventory_import(where | {"quantity": "35", "as_of": "2026-11-29T06:00:00Z"})
+    inbound.safety_stock_import(where | {"quantity": "20"})
+    demand: dict[str, Any] = where | {"external_id": "SO-88123/10", "date": "2026-12-18", "quantity": "30"}
+    demand |= {"kind": "customer_order"}
+    demand |= {"priority": 1, "customer_reference": "SO-88123"}
+    inbound.demand_import(demand)
+    inbound.demand_import(demand | {"quantity": "45", "date": "2026-12-21"})
+    inbound.demand_import(demand | {"quantity": 0})
+
+
 def _pending(po: PurchaseOrder, line_number: int) -> AcknowledgementLine:
     return AcknowledgementLine.objects.get(line__po=po, line__line_number=line_number, outcome="pending")
 
@@ -214,6 +229,7 @@ def types_recorded_in(paths: list[Path]) -> set[str]:
 
 
 def test_every_recorded_event_matches_its_schema(envelopes):
+    item = "BRG-6204-2RS"  # the subject of stock and demand events: the SKU
     assert [(e["subject"], e["type"].removeprefix("supplyline.").removesuffix(".v1")) for e in envelopes] == [
         ("PO-200001", "po.issued"),
         ("PO-200001", "po.line.changed"),  # line 20, moved within tolerance
@@ -234,6 +250,11 @@ def test_every_recorded_event_matches_its_schema(envelopes):
         ("PO-200002", "po.proposal.decided"),  # a rejection approved: the line is cancelled
         ("PO-200003", "po.acknowledgement.overdue"),
         ("PO-200003", "po.cancelled"),
+        (item, "inventory.changed"),
+        (item, "safety_stock.changed"),
+        (item, "demand.changed"),  # created
+        (item, "demand.changed"),  # moved three days later, more of it
+        (item, "demand.changed"),  # withdrawn
     ]
     for envelope in envelopes:
         validate_event(envelope)
@@ -266,6 +287,42 @@ def test_the_answers_carry_each_outcome(envelopes):
     assert acknowledged["status"] == POStatus.CHANGES_PENDING
     decisions = [(e["data"]["action"], e["data"]["decision"]) for e in envelopes if "decided" in e["type"]]
     assert decisions == [("change", "approved"), ("reject", "declined"), ("reject", "approved")]
+
+
+def test_a_supply_risk_the_rules_detect_matches_its_schema(supplier, supplier_user, buyer):
+    """The exceptions app's own event: a promise moved three weeks later leaves a priority-1 order short."""
+    need_by = timezone.localdate() + dt.timedelta(days=14)
+    where = {"item_sku": "BRG-6204-2RS", "site_code": "DAL1"}
+    ItemFactory.create(sku="BRG-6204-2RS")
+    site = SiteFactory.create(code="DAL1")
+    inbound.inventory_import(where | {"quantity": "10", "as_of": timezone.now().isoformat()})
+    inbound.safety_stock_import(where | {"quantity": "5"})
+    demand = {"external_id": "SO-88123/10", "date": (need_by + dt.timedelta(days=2)).isoformat(), "quantity": "80"}
+    inbound.demand_import(where | demand | {"kind": "customer_order", "priority": 1, "customer_reference": "SO-88123"})
+    po = services.purchase_order_issue(
+        number="PO-200001",
+        erp_id="4500012345",
+        supplier=supplier,
+        buyer=buyer,
+        site=site,
+        order_date=timezone.localdate(),
+        lines=[NewLine("BRG-6204-2RS", Decimal(100), Decimal("4.25"), need_by)],
+    )
+    for event in OutboxEvent.objects.order_by("id"):  # the projection before the supplier's answer
+        dispatch(cloudevent(event))
+    answered = OutboxEvent.objects.latest("id").pk
+    later = (Delivery(Decimal(100), need_by + dt.timedelta(days=21)),)
+    decisions = [LineDecision(10, Action.CHANGE, deliveries=later)]
+    services.acknowledgement_submit(
+        po=po, by=supplier_user, channel=Channel.WEB, expected_version=None, decisions=decisions
+    )
+    for event in OutboxEvent.objects.filter(pk__gt=answered).order_by("id"):
+        dispatch(cloudevent(event))
+
+    [detected] = [cloudevent(e) for e in OutboxEvent.objects.filter(type="supplyline.supply.risk.detected.v1")]
+    validate_event(detected)
+    assert detected["data"]["cause"]["type"] == "supplyline.po.acknowledged.v1"
+    assert [d["external_id"] for d in detected["data"]["demand_at_risk"]] == ["SO-88123/10"]
 
 
 # --- every type has a schema, and the schemas are sound ---------------------------------------

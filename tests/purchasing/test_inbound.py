@@ -401,6 +401,112 @@ def test_safety_stock_is_upserted():
     assert SafetyStock.objects.get().quantity == Decimal("250.5")
 
 
+def stock_events() -> list[tuple[str, str, dict[str, Any]]]:
+    """The stock and demand events recorded so far: short type, subject and data, each valid against its schema."""
+    events = []
+    for event in OutboxEvent.objects.filter(type__regex=r"\.(inventory|demand|safety_stock)\.").order_by("id"):
+        envelope = cloudevent(event)
+        validate_event(envelope)
+        events.append((event.type.removeprefix("supplyline.").removesuffix(".v1"), event.subject, event.data))
+    return events
+
+
+def test_a_change_of_on_hand_records_an_event_and_a_replay_none():
+    ItemFactory.create(sku="BRG-6204")
+    count = {"item_sku": "BRG-6204", "site_code": "DAL1", "quantity": 40, "as_of": "2026-12-01T06:00:00Z"}
+
+    inventory_import(count)
+    inventory_import(count)
+    inventory_import({**count, "as_of": "2026-12-01T06:30:00Z"})  # counted again: the same quantity
+    inventory_import({**count, "quantity": "-3.5", "as_of": "2026-12-01T07:00:00Z"})
+    inventory_import({**count, "quantity": 99, "as_of": "2026-12-01T06:45:00Z"})  # older: ignored
+
+    base = {"item_sku": "BRG-6204", "site": "DAL1"}
+    assert stock_events() == [
+        (
+            "inventory.changed",
+            "BRG-6204",
+            base | {"quantity": "40", "previous_quantity": None, "as_of": "2026-12-01T06:00:00+00:00"},
+        ),
+        (
+            "inventory.changed",
+            "BRG-6204",
+            base | {"quantity": "-3.5", "previous_quantity": "40.000", "as_of": "2026-12-01T07:00:00+00:00"},
+        ),
+    ]
+
+
+def test_a_change_of_demand_records_where_it_was_and_where_it_is():
+    SiteFactory.create(code="HOU2")
+    demand = {
+        "external_id": "SO-77/1",
+        "item_sku": "BLT-M8",
+        "site_code": "DAL1",
+        "date": "2026-12-15",
+        "quantity": 80,
+        "kind": "customer_order",
+        "priority": 1,
+        "customer_reference": "ACME Corp PO 991",
+    }
+
+    demand_import(demand)
+    demand_import(demand)
+    demand_import({**demand, "site_code": "HOU2", "quantity": "90.5"})
+    demand_import({**demand, "site_code": "HOU2", "quantity": 0})
+    demand_import({**demand, "quantity": 0})
+
+    where = {"item_sku": "BLT-M8", "date": "2026-12-15", "kind": "customer_order", "priority": 1}
+    where |= {"customer_reference": "ACME Corp PO 991"}
+    events = [(kind, data) for kind, _, data in stock_events()]
+    assert events == [
+        (
+            "demand.changed",
+            {"external_id": "SO-77/1", "change": "created", "site": "DAL1", "quantity": "80", "previous": None} | where,
+        ),
+        (
+            "demand.changed",
+            {"external_id": "SO-77/1", "change": "updated", "site": "HOU2", "quantity": "90.5"}
+            | where
+            | {"previous": {"site": "DAL1", "quantity": "80.000"} | where},
+        ),
+        (
+            "demand.changed",
+            {"external_id": "SO-77/1", "change": "deleted", "site": "HOU2", "quantity": "0"}
+            | where
+            | {"previous": {"site": "HOU2", "quantity": "90.500"} | where},
+        ),
+    ]
+
+
+def test_a_change_of_safety_stock_records_an_event():
+    ItemFactory.create(sku="GSK-DN50")
+    level = {"item_sku": "GSK-DN50", "site_code": "DAL1", "quantity": 200}
+
+    safety_stock_import(level)
+    safety_stock_import(level)
+    safety_stock_import({**level, "quantity": "250.5"})
+
+    base = {"item_sku": "GSK-DN50", "site": "DAL1"}
+    assert stock_events() == [
+        ("safety_stock.changed", "GSK-DN50", base | {"quantity": "200", "previous_quantity": None}),
+        ("safety_stock.changed", "GSK-DN50", base | {"quantity": "250.5", "previous_quantity": "200.000"}),
+    ]
+
+
+def test_a_refused_stock_document_records_no_event():
+    with pytest.raises(ValidationError):
+        demand_import(
+            {"external_id": "F-1", "item_sku": "NOPE", "site_code": "DAL1", "date": "2026-12-15"}
+            | {"quantity": 5, "kind": "forecast"}
+        )
+    with pytest.raises(ValidationError):
+        inventory_import(
+            {"item_sku": "BRG-6204", "site_code": "DAL1", "quantity": "1.2345", "as_of": "2026-12-01T06:00:00Z"}
+        )
+
+    assert stock_events() == []
+
+
 def test_the_demand_schema_knows_every_kind():
     assert document_schema("demand")["properties"]["kind"]["enum"] == list(DemandKind.values)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from planning_sync.models import Connector, Subscription
 from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
+from purchasing.inbound import demand_import, inventory_import, safety_stock_import
 from purchasing.models import (
     Acknowledgement,
     AcknowledgementLine,
@@ -124,6 +125,7 @@ class DemoLoader:
         plan = self.po_plan(suppliers)
         self.make_purchase_orders(plan, sites, catalog)
         shipments = self.make_shipments()
+        positions = self.make_stock_and_demand()
         return {
             "sites": len(sites),
             "suppliers": len(suppliers),
@@ -131,6 +133,7 @@ class DemoLoader:
             "purchase orders": PurchaseOrder.objects.count(),
             "lines": PurchaseOrderLine.objects.count(),
             "shipment notices": shipments,
+            "stock positions": positions,
         }
 
     def make_connectors(self) -> None:
@@ -294,6 +297,54 @@ class DemoLoader:
             shipment_notice_submit(supplier=po.supplier, by=None, shipment=shipment, channel=Channel.EDI)
             count += 1
         return count
+
+    def make_stock_and_demand(self) -> int:
+        """On hand, safety stock and customer demand for the items the named suppliers have promised, through
+        the feed imports the ERP and the planning system use, so their events reach the supply-risk rules.
+
+        Every third position has a customer order due before the supplier's promise that the stock on hand
+        cannot cover: once the worker has run the rules, those show as supply-risk cases in the queue.
+        """
+        lines = (
+            PurchaseOrderLine.objects.filter(
+                po__supplier__code__in=[code for code, *_ in NAMED_SUPPLIERS],
+                status=LineStatus.ACKNOWLEDGED,
+                schedule_lines__promised_date__gt=self.today + dt.timedelta(days=3),
+            )
+            .select_related("item", "po__site")
+            .order_by("po__number", "line_number")
+            .distinct()
+        )
+        positions: dict[tuple[str, str], PurchaseOrderLine] = {}
+        for line in lines:
+            positions.setdefault((line.item.sku, line.po.site.code), line)
+            if len(positions) == 12:
+                break
+        as_of = timezone.now().isoformat()
+        for index, ((sku, site), line) in enumerate(positions.items()):
+            quantity = line.ordered_quantity
+            promised = min(s.promised_date for s in line.schedule_lines.all())
+            on_hand = (quantity * Decimal("0.4")).quantize(Decimal(1))
+            where = {"item_sku": sku, "site_code": site}
+            inventory_import({**where, "quantity": str(on_hand), "as_of": as_of})
+            safety_stock_import({**where, "quantity": str((quantity * Decimal("0.2")).quantize(Decimal(1)))})
+            at_risk = index % 3 == 0
+            demand_import(
+                {
+                    **where,
+                    "external_id": f"SO-{70001 + index}",
+                    "date": (
+                        promised - dt.timedelta(days=3) if at_risk else promised + dt.timedelta(days=7)
+                    ).isoformat(),
+                    "quantity": str(
+                        on_hand + quantity if at_risk else (quantity * Decimal("0.5")).quantize(Decimal(1))
+                    ),
+                    "kind": "customer_order",
+                    "priority": 1 if at_risk else 3,
+                    "customer_reference": f"Customer order {70001 + index}",
+                }
+            )
+        return len(positions)
 
     def build_po(self, number: int, supplier: Supplier, status: str, sites: list[Site]) -> PurchaseOrder:
         if status in (POStatus.SHIPPED, POStatus.PARTIALLY_SHIPPED):

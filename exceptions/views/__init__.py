@@ -1,0 +1,1 @@
+"""The exceptions app's pages: the queue (``queue``), supply projections (``supply``), KPIs (``kpis``)."""
