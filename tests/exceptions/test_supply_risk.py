@@ -705,3 +705,17 @@ def test_the_case_page_partial_shows_shortfall_demand_and_alternates(scene, item
     assert "BOLT · " in html
     assert "in time" not in html.split("ZED")[1]
     assert f"{projection_url()}?case={case.pk}" in html
+
+
+def test_the_case_page_tells_a_supply_risk_in_its_own_words(scene, item, site, today, buyer_client):
+    recompute(item, site)
+    case = recompute(item, site, move(scene, days(today, 35)))
+
+    response = buyer_client.get(reverse("exceptions:case-detail", args=[case.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Shortfall of BRG-6204 at DAL1" in html
+    assert "Demand at risk" in html
+    # The raw details (the day-by-day balances behind the chart) are not dumped as a table.
+    assert "What the rule found" not in html
