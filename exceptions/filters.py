@@ -15,8 +15,10 @@ from exceptions.selectors import assignable_buyers, person_name, quick_views
 from purchasing.models import Site
 from suppliers.models import Supplier, User
 
+# The default: the work to do now. A snoozed case is out of the way until it wakes (cases_wake).
+ACTIVE = "active"
 UNRESOLVED = "unresolved"
-STATUS_CHOICES = [(UNRESOLVED, "Unresolved"), *CaseStatus.choices]
+STATUS_CHOICES = [(ACTIVE, "Open or in progress"), (UNRESOLVED, "Unresolved, snoozed too"), *CaseStatus.choices]
 VIEW_LABELS = {"mine": "Mine", "unassigned": "Unassigned", "due_soon": "Due soon", "overdue": "Overdue"}
 
 
@@ -47,10 +49,10 @@ class CaseFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filt
         fields = ["view", "type", "severity", "status", "site", "supplier", "assignee"]
 
     def __init__(self, data: QueryDict | None, *, user: User, now: dt.datetime, **kwargs: Any) -> None:
-        # Unresolved cases unless the buyer asks for others: the queue is the work still to do.
+        # Open and in-progress cases unless the buyer asks for others: the queue is the work to do now.
         data = data.copy() if data is not None else QueryDict(mutable=True)
         if not data.get("status"):
-            data["status"] = UNRESOLVED
+            data["status"] = ACTIVE
         super().__init__(data, **kwargs)
         self.user = user
         self.now = now
@@ -76,4 +78,7 @@ class CaseFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filt
         if value == UNRESOLVED:
             # The same condition as the partial index ``case_queue_idx``, so the planner can use it.
             return queryset.unresolved()  # type: ignore[attr-defined,no-any-return]
+        if value == ACTIVE:
+            # A subset of the partial index's condition, which the planner proves and uses.
+            return queryset.filter(status__in=[CaseStatus.OPEN, CaseStatus.IN_PROGRESS])
         return queryset.filter(status=value)

@@ -37,6 +37,7 @@ from suppliers.models import User, is_buyer
 logger = logging.getLogger("supplyline.exceptions")
 Kind = CaseActivity.Kind
 NOTE_MAX = 4000
+ANY = object()  # case_claim: the caller did not say who had the case
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Finding:
     concern: Concern = field(default_factory=Concern)
     details: dict[str, Any] = field(default_factory=dict)
     severity: int | None = None  # None: the rule's configured severity
+    # Who should work a new case; None: the PO's buyer, else the supplier's (``_default_assignee``).
+    assignee: Any = None
 
 
 def _pk(value: Any) -> int | None:
@@ -100,7 +103,7 @@ def case_raise(finding: Finding, *, at: dt.datetime | None = None) -> ExceptionC
             title=finding.title[:200],
             summary=finding.summary,
             details=finding.details,
-            assignee_id=_default_assignee(ids),
+            assignee_id=_pk(finding.assignee) if finding.assignee is not None else _default_assignee(ids),
             due_at=now + dt.timedelta(hours=rule.sla_hours),
             opened_at=now,
             **ids,
@@ -231,22 +234,29 @@ def _clean_note(note: str, *, required: bool = False, field: str = "note") -> st
 
 
 @transaction.atomic
-def case_claim(*, case_id: int, by: User) -> ExceptionCase:
-    """The buyer takes the case: it is theirs and in progress."""
+def case_claim(*, case_id: int, by: User, seen_assignee_id: int | object | None = ANY) -> ExceptionCase:
+    """The buyer takes the case: it is theirs and in progress (a snoozed case wakes).
+
+    ``seen_assignee_id`` is who had the case on the page the buyer clicked on: if someone else
+    claimed it meanwhile, the claim is refused instead of silently taking it from them.
+    """
     _require_buyer(by)
     case = _locked(case_id)
     previous = case.assignee_id
+    if seen_assignee_id is not ANY and previous != seen_assignee_id and previous != by.pk:
+        holder = case.assignee.get_full_name() or case.assignee.email if case.assignee else "nobody"
+        raise ValidationError(f"Case #{case_id} was given to {holder} meanwhile; reload to see it.")
     case.assignee = by
-    if case.status == CaseStatus.OPEN:
-        case.status = CaseStatus.IN_PROGRESS
-    case.save(update_fields=["assignee", "status", "updated_at"])
+    case.status = CaseStatus.IN_PROGRESS
+    case.snoozed_until = None
+    case.save(update_fields=["assignee", "status", "snoozed_until", "updated_at"])
     CaseActivity.objects.create(case=case, kind=Kind.CLAIMED, actor=by, data={"previous_assignee": previous})
     return case
 
 
 @transaction.atomic
-def case_assign(*, case_id: int, to: User | None, by: User, note: str = "") -> ExceptionCase:
-    """Give the case to a buyer (or to nobody), who hears of it by e-mail."""
+def case_assign(*, case_id: int, to: User | None, by: User, note: str = "", notify: bool = True) -> ExceptionCase:
+    """Give the case to a buyer (or to nobody), who hears of it by e-mail unless ``notify`` is off."""
     _require_buyer(by)
     if to is not None and not is_buyer(to):
         raise ValidationError({"assignee": f"{to} is not a buyer; cases go to buyers only."})
@@ -264,15 +274,18 @@ def case_assign(*, case_id: int, to: User | None, by: User, note: str = "") -> E
         note=note,
         data={"assignee": to.pk if to else None, "previous_assignee": previous},
     )
-    if to is not None and to != by:
+    if notify and to is not None and to != by:
         _notify_assignee(case, to, by=by, note=note)
     return case
 
 
 @transaction.atomic
 def cases_bulk_assign(*, case_ids: Iterable[int], to: User | None, by: User) -> list[ExceptionCase]:
-    """Assign each case; all or none (a resolved case among them rejects the lot)."""
-    return [case_assign(case_id=pk, to=to, by=by) for pk in _ordered_ids(case_ids)]
+    """Assign each case; all or none (a resolved case among them rejects the lot). One e-mail for the lot."""
+    cases = [case_assign(case_id=pk, to=to, by=by, notify=False) for pk in _ordered_ids(case_ids)]
+    if to is not None and to != by:
+        _notify_assignee_of_many(cases, to, by=by)
+    return cases
 
 
 @transaction.atomic
@@ -378,6 +391,27 @@ def _notify_assignee(case: ExceptionCase, to: User, *, by: User | None, note: st
         to=[to.email],
     )
     message.attach_alternative(render_to_string("exceptions/email/case_assigned.html", ctx), "text/html")
+    supplier_services.email_enqueue(message)
+
+
+def _notify_assignee_of_many(cases: list[ExceptionCase], to: User, *, by: User) -> None:
+    """One e-mail listing the cases a bulk assignment gave a buyer, once the transaction commits."""
+    if len(cases) == 1:
+        _notify_assignee(cases[0], to, by=by)
+        return
+    base = settings.SUPPLYLINE_BASE_URL
+    ctx = {
+        "cases": [(case, base + reverse("exceptions:case-detail", args=[case.pk])) for case in cases],
+        "user": to,
+        "by": by,
+        "queue_url": base + reverse("exceptions:case-list") + "?view=mine",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{len(cases)} cases assigned to you",
+        body=render_to_string("exceptions/email/cases_assigned.txt", ctx),
+        to=[to.email],
+    )
+    message.attach_alternative(render_to_string("exceptions/email/cases_assigned.html", ctx), "text/html")
     supplier_services.email_enqueue(message)
 
 

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from config.http import AuthedRequest
 from config.keyset import InvalidCursor, KeysetPage, paginate_request
 from exceptions import actions, selectors, services
-from exceptions.filters import UNRESOLVED, VIEW_LABELS, CaseFilter
+from exceptions.filters import ACTIVE, VIEW_LABELS, CaseFilter
 from exceptions.forms import (
     AssignForm,
     BulkForm,
@@ -114,8 +114,8 @@ def _page(request: AuthedRequest, filterset: CaseFilter, params: QueryDict, now:
 
 
 def _narrowed(query: QueryDict) -> bool:
-    """Whether filters other than the quick view narrow the list beyond the default (unresolved cases)."""
-    return any(value and key != "view" and (key, value) != ("status", UNRESOLVED) for key, value in query.items())
+    """Whether filters other than the quick view narrow the list beyond the default (open and in progress)."""
+    return any(value and key != "view" and (key, value) != ("status", ACTIVE) for key, value in query.items())
 
 
 def _without(params: QueryDict, *names: str) -> QueryDict:
@@ -241,7 +241,7 @@ def case_claim(request: AuthedRequest, pk: int) -> HttpResponse:
     _case_or_404(request, pk)
     error = ""
     try:
-        services.case_claim(case_id=pk, by=request.user)
+        services.case_claim(case_id=pk, by=request.user, seen_assignee_id=_seen_assignee(request))
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if "query" not in request.POST:  # claimed on the case's own page
@@ -253,6 +253,14 @@ def case_claim(request: AuthedRequest, pk: int) -> HttpResponse:
         return render(request, "exceptions/case_list.html#case-row", {"case": case, "query": query, "row_error": error})
     messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or f"Case #{pk} is yours now.")
     return redirect(reverse("exceptions:case-list") + (f"?{query}" if query else ""))
+
+
+def _seen_assignee(request: AuthedRequest) -> int | object | None:
+    """Who had the case on the page the buyer clicked Claim on ("" for nobody); ANY if the form did not say."""
+    seen = request.POST.get("seen_assignee")
+    if seen is None or (seen and not (seen.isascii() and seen.isdigit())):
+        return services.ANY
+    return int(seen) if seen else None
 
 
 @require_POST

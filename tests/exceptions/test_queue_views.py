@@ -195,7 +195,9 @@ def test_the_status_filter_shows_resolved_or_snoozed_cases(buyer_client, queue):
     ExceptionCase.objects.filter(pk=queue["medium_later"].pk).update(status=CaseStatus.SNOOZED, snoozed_until=_in(48))
     assert listed(buyer_client.get(LIST, {"status": "resolved"})) == pks(queue, "resolved")
     assert listed(buyer_client.get(LIST, {"status": "snoozed"})) == pks(queue, "medium_later")
-    assert queue["medium_later"].pk in listed(buyer_client.get(LIST))  # snoozed is still unresolved
+    # Snoozed cases are out of the default list (the work to do now) but in the unresolved one.
+    assert queue["medium_later"].pk not in listed(buyer_client.get(LIST))
+    assert queue["medium_later"].pk in listed(buyer_client.get(LIST, {"status": "unresolved"}))
 
 
 def test_a_filter_value_that_does_not_exist_is_named_and_lists_nothing(buyer_client, queue):
@@ -381,6 +383,26 @@ def test_claiming_from_a_row_swaps_the_row(buyer_client, buyer, queue):
     assert target.activities.filter(kind="claimed", actor=buyer).exists()
 
 
+def test_a_claim_does_not_take_a_case_someone_claimed_meanwhile(buyer_client, buyer, lee, queue):
+    target = queue["overdue_low"]  # the list showed it unassigned...
+    ExceptionCase.objects.filter(pk=target.pk).update(assignee=lee)  # ...then Lee claimed it
+    response = buyer_client.post(
+        reverse("exceptions:case-claim", args=[target.pk]), {"query": "", "seen_assignee": ""}, headers=HTMX
+    )
+    assert "was given to" in response.content.decode()
+    target.refresh_from_db()
+    assert target.assignee == lee
+    assert not target.activities.filter(kind="claimed").exists()
+
+
+def test_claiming_a_snoozed_case_wakes_it(buyer_client, buyer, queue):
+    target = queue["medium_later"]
+    ExceptionCase.objects.filter(pk=target.pk).update(status=CaseStatus.SNOOZED, snoozed_until=_in(48))
+    buyer_client.post(reverse("exceptions:case-claim", args=[target.pk]), {"seen_assignee": ""})
+    target.refresh_from_db()
+    assert (target.assignee, target.status, target.snoozed_until) == (buyer, CaseStatus.IN_PROGRESS, None)
+
+
 def test_claiming_a_resolved_case_from_a_row_says_why_not(buyer_client, queue):
     target = queue["resolved"]
     response = buyer_client.post(reverse("exceptions:case-claim", args=[target.pk]), {"query": ""}, headers=HTMX)
@@ -403,17 +425,21 @@ BULK = reverse("exceptions:case-bulk")
 
 
 def test_bulk_assign_gives_every_selected_case_to_the_buyer(
-    buyer_client, lee, queue, django_capture_on_commit_callbacks
+    buyer_client, lee, queue, django_capture_on_commit_callbacks, monkeypatch
 ):
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the mail task runs in-process
     chosen = pks(queue, "overdue_low", "medium_soon")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = buyer_client.post(
             BULK, {"cases": chosen, "action": "assign", "assignee": lee.pk, "query": "view=unassigned"}
         )
     assert response.status_code == 302
     assert response["Location"] == f"{LIST}?view=unassigned"
     assert set(ExceptionCase.objects.filter(pk__in=chosen).values_list("assignee", flat=True)) == {lee.pk}
-    assert len(callbacks) == 2  # Lee hears of each case
+    [message] = mail.outbox  # one mail for the lot, not one per case
+    assert message.to == [lee.email]
+    assert message.subject.endswith("2 cases assigned to you")
+    assert all(f"#{pk} " in message.body for pk in chosen)
 
 
 def test_bulk_resolve_with_htmx_shows_the_same_list_again(buyer_client, buyer, queue):
