@@ -23,11 +23,15 @@ DEFAULT_WEEKS = 12
 
 @dataclass(frozen=True)
 class Supply:
-    """A quantity expected to arrive on a date, and where it comes from ("PO-100001 line 10", "ASN-7001 ...")."""
+    """A quantity expected to arrive on a date, and where it comes from ("PO-100001 line 10", "ASN-7001 ...").
+
+    ``po_id`` is the purchase order it comes from (a notice's line's PO too), when known: whose buyer to ask.
+    """
 
     date: dt.date
     quantity: Decimal
     source: str
+    po_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ touched (item, site) pairs only, compare it with the last one (``ProjectionSnaps
 - open a supply-risk case when the projection now falls below safety stock (or below zero) on a day
   where it did not before, alert its buyer and record ``supply.risk.detected`` for the planning system;
 - keep an open case up to date while the projection still breaches, without alerting again;
-- clear the case when the projection no longer breaches.
+- clear the case when the projection no longer breaches on a day where it did not before the change
+  that raised the case (a breach that was there before, say one a buyer accepted, does not keep it open).
 
 A breach that was already there before the change opens nothing: it was not caused by this change,
-and its case (if a buyer closed it) stays closed. docs/supply-risk.md explains the model.
+and its case (if a buyer closed it) stays closed. ``supply_risk_baseline`` stores a first snapshot
+without acting, so that the first change of a pair is not blamed for every breach it already had.
+docs/supply-risk.md explains the model.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from exceptions.handlers import Envelope, handles
@@ -51,6 +54,7 @@ from purchasing.models import (
     InventoryBalance,
     Item,
     LineStatus,
+    PurchaseOrder,
     PurchaseOrderLine,
     SafetyStock,
     ShipmentLine,
@@ -144,7 +148,7 @@ def _line_supply(item: Item, site: Site) -> Iterator[Supply]:
         terms = _expected_terms(line)
         label = f"{line.po.number} line {line.line_number}{_qualifier(line)}"
         for date, quantity in open_deliveries([(d.date, d.quantity) for d in terms.deliveries], done):
-            yield Supply(date, quantity, label)
+            yield Supply(date, quantity, label, line.po_id)
 
 
 def _expected_terms(line: PurchaseOrderLine) -> LineTerms:
@@ -173,11 +177,12 @@ def _shipment_supply(item: Item, site: Site) -> Iterator[Supply]:
         "shipment__ship_date",
         "po_line__po__number",
         "po_line__line_number",
+        "po_line__po_id",
     )
-    for quantity, received, number, arrival, ship_date, po_number, line_number in rows:
+    for quantity, received, number, arrival, ship_date, po_number, line_number, po_id in rows:
         left = quantity - (received or ZERO)
         if left > 0:
-            yield Supply(arrival or ship_date, left, f"ASN {number} ({po_number} line {line_number})")
+            yield Supply(arrival or ship_date, left, f"ASN {number} ({po_number} line {line_number})", po_id)
 
 
 def _demand(item: Item, site: Site, end: dt.date) -> list[DemandLine]:
@@ -297,31 +302,102 @@ def _act(
     cause: Cause,
 ) -> ExceptionCase | None:
     key = dedupe_key(site, item)
-    if not projection.breaches:
-        note = f"The projection no longer falls below safety stock, after {cause.describe()}."
-        return case_clear(key, note=note)
     open_case = ExceptionCase.objects.unresolved().filter(dedupe_key=key).first()
+    if open_case is not None and not _own_breach_dates(open_case, projection):
+        # What the case was raised for is gone, even if a breach that was there before it remains.
+        cleared = case_clear(key, note=_cleared_note(open_case, projection, cause))
+        if not new_dates:
+            return cleared
+        open_case = None  # this change breaches somewhere else: a case of its own, with its own story
     if not new_dates:
         if open_case is None:
             return None  # it breached there before this change too: not this change's doing
-        # Still short: keep the case's figures current, and its story (what raised it) as it was.
+        # Still short where it was raised: keep the case's figures current, and its story (what raised it) as it was.
         details = open_case.details
         story = (details.get("before"), details.get("cause"), details.get("new_breach_from"))
         return case_raise(_finding(item, site, projection, *story, Cause(supplier_id=open_case.supplier_id)))
+    assignee = None
     if open_case is None:
         rule = rule_for(CaseType.SUPPLY_RISK, supplier_id=cause.supplier_id, site_id=site.pk)
         if projection.shortfall < rule.threshold:
             return None
+        assignee = responsible_buyer(item, site, projection, cause)
     # A case already open keeps the story of the change that raised it; its figures follow this one.
     raised_by = open_case.details.get("cause") if open_case else cause.as_json()
     kept_before = open_case.details.get("before") if open_case else before
-    case = case_raise(_finding(item, site, projection, kept_before, raised_by, new_dates[0].isoformat(), cause))
+    finding = _finding(item, site, projection, kept_before, raised_by, new_dates[0].isoformat(), cause, assignee)
+    case = case_raise(finding)
     if case is None:
         return None  # the rule is switched off for this supplier or site
     case_alert(case, reason=_alert_note(case))
     record_event("supply.risk.detected", subject=case, data=_event_data(case, projection, cause))
     logger.info("supply risk detected", extra={"case": case.pk, "key": key, "new_from": new_dates[0].isoformat()})
     return case
+
+
+def _own_breach_dates(case: ExceptionCase, projection: Projection) -> list[dt.date]:
+    """The days the projection still breaches where it did not before the change that raised ``case``.
+
+    Compared with the balances the case stored from before that change, not with the last snapshot: a
+    breach that was there before (one a buyer accepted) is not the case's, and must not keep it open.
+    A case raised with no earlier projection has no ``before``: every breach is its own.
+    """
+    before = case.details.get("before")
+    if not before:
+        return new_breach_dates(projection, before_start=None, before_balances=(), before_safety_stock=ZERO)
+    return new_breach_dates(
+        projection,
+        before_start=dt.date.fromisoformat(before["start"]),
+        before_balances=[Decimal(balance) for balance in before["balances"]],
+        before_safety_stock=Decimal(before["safety_stock"]),
+    )
+
+
+def _cleared_note(case: ExceptionCase, projection: Projection, cause: Cause) -> str:
+    if not projection.breaches:
+        return f"The projection no longer falls below safety stock, after {cause.describe()}."
+    raised_after = case.details.get("raised_after") or "the change that raised this case"
+    return (
+        f"The shortage this case was raised for is gone, after {cause.describe()}: the projection still falls "
+        f"below safety stock from {_iso(projection.first_below_safety)}, but only where it did before {raised_after}."
+    )
+
+
+def responsible_buyer(item: Item, site: Site, projection: Projection, cause: Cause) -> int | None:
+    """Who should work a new case the change's PO or supplier does not name (a stock, demand or safety-stock change).
+
+    The active buyer of the PO that supplies the item at the site soonest (by the projection's delivery
+    dates; an open line due only past the horizon by its need-by date), else of the supplier that sells
+    the item with the shortest lead time; None (the case waits unassigned) when there is neither. A
+    change by a PO or supplier returns None: ``case_raise`` assigns the PO's buyer, else the supplier's.
+    """
+    if cause.po_id is not None or cause.supplier_id is not None:
+        return None
+    po_ids = list(dict.fromkeys(s.po_id for day in projection.days for s in day.supplies if s.po_id is not None))
+    if po_ids:
+        buyers = dict(PurchaseOrder.objects.filter(pk__in=po_ids, buyer__is_active=True).values_list("pk", "buyer_id"))
+        soonest = next((buyers[po_id] for po_id in po_ids if po_id in buyers), None)
+        if soonest is not None:
+            return soonest
+    later: int | None = (
+        PurchaseOrderLine.objects.filter(item=item, po__site=site, status__in=SUPPLYING, po__buyer__is_active=True)
+        .order_by("need_by_date", "po_id")
+        .values_list("po__buyer_id", flat=True)
+        .first()
+    )
+    if later is not None:
+        return later
+    seller: int | None = (
+        SupplierItem.objects.filter(
+            item=item,
+            supplier__status__in=(Supplier.Status.ACTIVE, Supplier.Status.ON_HOLD),
+            supplier__buyer__is_active=True,
+        )
+        .order_by("lead_time_days", "price", "supplier__code")
+        .values_list("supplier__buyer_id", flat=True)
+        .first()
+    )
+    return seller
 
 
 def _finding(
@@ -332,6 +408,7 @@ def _finding(
     raised_by: dict[str, Any] | None,
     new_from: str | None,
     cause: Cause,
+    assignee: int | None = None,
 ) -> Finding:
     severity, reasons = risk_severity(projection)
     raised_after = Cause(raised_by["type"], raised_by["subject"]).describe() if raised_by else ""
@@ -361,7 +438,9 @@ def _finding(
         "after": _series(projection.start, projection.safety_stock, projection.balances),
     }
     concern = Concern(supplier=cause.supplier_id, po=cause.po_id, shipment=cause.shipment_id, item=item, site=site)
-    return Finding(CaseType.SUPPLY_RISK, dedupe_key(site, item), title, summary, concern, details, severity)
+    return Finding(
+        CaseType.SUPPLY_RISK, dedupe_key(site, item), title, summary, concern, details, severity, assignee=assignee
+    )
 
 
 def _words(item: Item, site: Site, projection: Projection, raised_after: str) -> tuple[str, str]:
@@ -468,6 +547,62 @@ def _count(number: int, noun: str) -> str:
 
 def _iso(date: dt.date | None) -> str | None:
     return date.isoformat() if date else None
+
+
+# --- the baseline: a snapshot of every pair before the rules go live ---------------------------
+
+# Pairs read per query by ``baseline_pairs``: the baseline's memory does not grow with the catalogue.
+BASELINE_CHUNK = 500
+
+
+def _pair_sources() -> list[tuple[QuerySet[Any], str, str]]:
+    """Where an (item, site) pair has something to project: each query, and its item and site fields."""
+    return [
+        (InventoryBalance.objects.all(), "item", "site"),
+        (SafetyStock.objects.all(), "item", "site"),
+        (Demand.objects.all(), "item", "site"),
+        (PurchaseOrderLine.objects.filter(status__in=SUPPLYING), "item", "po__site"),
+        (ShipmentLine.objects.filter(shipment__status__in=IN_TRANSIT), "po_line__item", "shipment__site"),
+    ]
+
+
+def baseline_pairs(
+    *, site: Site | None = None, item: Item | None = None, after: tuple[int, int] = (0, 0)
+) -> list[tuple[int, int]]:
+    """The next ``BASELINE_CHUNK`` (item id, site id) pairs after ``after`` with stock, demand or open supply.
+
+    In (item id, site id) order, each pair once: call again with the last pair returned until none is left.
+    """
+    item_after, site_after = after
+    parts = []
+    for queryset, item_field, site_field in _pair_sources():
+        keyset = Q(**{f"{item_field}__gt": item_after}) | Q(**{item_field: item_after, f"{site_field}__gt": site_after})
+        part = queryset.filter(keyset)
+        if site is not None:
+            part = part.filter(**{site_field: site})
+        if item is not None:
+            part = part.filter(**{item_field: item})
+        parts.append(part.order_by().values_list(item_field, site_field))
+    first, *rest = parts
+    return list(first.union(*rest).order_by(*_pair_sources()[0][1:])[:BASELINE_CHUNK])
+
+
+@transaction.atomic
+def supply_risk_baseline(*, item: Item, site: Site) -> bool:
+    """Store the projection of ``item`` at ``site`` as its snapshot, acting on nothing; False if it had one.
+
+    For a pair never recomputed: its next change is then compared with this projection, so only what
+    that change makes worse opens a case. A snapshot already there is kept: it is what the last change
+    left, and an event on its way would otherwise be compared with a projection that already counts it.
+    """
+    today = site_today(site)
+    snapshot, _ = ProjectionSnapshot.objects.select_for_update().get_or_create(
+        item=item, site=site, defaults={"start": today}
+    )
+    if snapshot.balances:
+        return False
+    _remember(snapshot, projection_for(item, site, start=today))
+    return True
 
 
 # --- triggers: the events that move supply or demand ----------------------------------------

@@ -48,7 +48,7 @@ def _case(case_id: str | None, item: Item, site: Site) -> ExceptionCase | None:
     """The supply-risk case of this item and site named by ``?case=``; any other id is not found."""
     if case_id is None:
         return None
-    if not case_id.isdigit():
+    if not (case_id.isascii() and case_id.isdigit()):  # "²".isdigit() too, but int() refuses it
         raise Http404
     return get_object_or_404(ExceptionCase, pk=int(case_id), type=CaseType.SUPPLY_RISK, item=item, site=site)
 

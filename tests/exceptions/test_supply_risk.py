@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from config.celery import app as celery_app
+from exceptions import supply_risk
 from exceptions.handlers import HANDLERS, dispatch, full_type
 from exceptions.models import (
     CaseActivity,
@@ -58,6 +60,7 @@ from purchasing.models import (
 from purchasing.rules import Delivery as Promise
 from purchasing.services import LineChange, LineDecision, NewLine
 from tests.factories import (
+    BuyerFactory,
     ItemFactory,
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
@@ -428,6 +431,132 @@ def test_the_case_clears_when_the_promise_comes_back(scene, item, site, today):
     assert ProjectionSnapshot.objects.get(item=item).first_below_safety is None
 
 
+@pytest.fixture
+def accepted_breach(item, site, today, supplier, buyer):
+    """100 on hand, safety stock 20; 100 promised on day 3 for 150 due on day 5; 500 due on day 60, short.
+
+    The day-60 shortage was there from the first recompute; a buyer accepted its case."""
+    stock(item, site, on_hand="100", safety="20")
+    add_demand(item, site, days(today, 5), "150", ref="SO-5")
+    add_demand(item, site, days(today, 60), "500", ref="SO-60")
+    po = PurchaseOrderFactory.create(supplier=supplier, site=site, number="PO-300001", status=POStatus.ACKNOWLEDGED)
+    line = promised_line(po, item, 10, (days(today, 3), "100"))
+    old = recompute(item, site)
+    assert old is not None
+    assert old.details["first_below_safety"] == days(today, 60).isoformat()
+    case_resolve(case_id=old.pk, code=ResolutionCode.ACCEPTED, by=buyer, note="Known; the customer waits.")
+    return line
+
+
+def test_the_case_clears_when_the_change_is_undone_though_an_older_breach_remains(accepted_breach, item, site, today):
+    raised = recompute(item, site, move(accepted_breach, days(today, 24)))
+    assert raised.title == f"BRG-6204 at DAL1: out of stock from {days(today, 5).isoformat()}"
+
+    cleared = recompute(item, site, move(accepted_breach, days(today, 3)))
+
+    assert cleared.pk == raised.pk
+    raised.refresh_from_db()
+    assert (raised.status, raised.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.CLEARED)
+    assert raised.title == f"BRG-6204 at DAL1: out of stock from {days(today, 5).isoformat()}"  # not retitled
+    assert raised.resolution_note == (
+        "The shortage this case was raised for is gone, after po.line.changed of PO-300001: the projection still "
+        f"falls below safety stock from {days(today, 60).isoformat()}, but only where it did before "
+        "po.line.changed of PO-300001."
+    )
+    assert not ExceptionCase.objects.unresolved().exists()
+    assert ExceptionCase.objects.filter(resolution_code=ResolutionCode.ACCEPTED).count() == 1
+
+
+def test_the_case_stays_open_while_its_own_breach_persists_beside_an_older_one(accepted_breach, item, site, today):
+    raised = recompute(item, site, move(accepted_breach, days(today, 24)))
+
+    # Promised sooner, not soon enough: still out of stock from day 5, now until day 10.
+    kept = recompute(item, site, move(accepted_breach, days(today, 10)))
+
+    assert kept.pk == raised.pk
+    kept.refresh_from_db()
+    assert kept.status == CaseStatus.OPEN
+    assert (kept.details["first_below_zero"], kept.details["before"]) == (
+        days(today, 5).isoformat(),
+        raised.details["before"],
+    )
+
+
+def test_a_new_breach_where_the_cases_before_breached_opens_a_case_of_its_own(accepted_breach, item, site, today):
+    raised = recompute(item, site, move(accepted_breach, days(today, 24)))
+    Demand.objects.filter(customer_reference="SO-60").update(quantity=Decimal(50))  # the old shortage is gone
+    recompute(item, site, Cause("supplyline.demand.changed.v1", "SO-60", ""))
+
+    # One recompute sees both: the promise back on time, and the day-60 demand back at 500.
+    ScheduleLine.objects.filter(line=accepted_breach).update(promised_date=days(today, 3))
+    Demand.objects.filter(customer_reference="SO-60").update(quantity=Decimal(500))
+    fresh = recompute(item, site, Cause("supplyline.demand.changed.v1", "SO-60", ""))
+
+    raised.refresh_from_db()
+    assert (raised.status, raised.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.CLEARED)
+    assert fresh.pk != raised.pk
+    assert (fresh.status, fresh.details["new_breach_from"]) == (CaseStatus.OPEN, days(today, 60).isoformat())
+    assert fresh.details["cause"]["type"] == "supplyline.demand.changed.v1"
+
+
+def test_a_planning_change_assigns_the_buyer_of_the_po_that_supplies_soonest(
+    item, site, today, supplier, buyer, eager_mail, django_capture_on_commit_callbacks
+):
+    stock(item, site, on_hand="10", safety="5")
+    soon, late = BuyerFactory.create(email="soon@example.com"), BuyerFactory.create(email="late@example.com")
+    po_late = PurchaseOrderFactory.create(supplier=supplier, site=site, buyer=late, status=POStatus.ACKNOWLEDGED)
+    promised_line(po_late, item, 10, (days(today, 20), "100"))
+    po_soon = PurchaseOrderFactory.create(supplier=supplier, site=site, buyer=soon, status=POStatus.ACKNOWLEDGED)
+    promised_line(po_soon, item, 10, (days(today, 9), "50"))
+    recompute(item, site)
+
+    add_demand(item, site, days(today, 6), "30")
+    with django_capture_on_commit_callbacks(execute=True):
+        case = recompute(item, site, Cause("supplyline.demand.changed.v1", "BRG-6204", ""))
+
+    assert (case.supplier, case.po, case.assignee) == (None, None, soon)
+    assert [m.to for m in mail.outbox if f"Case #{case.pk}" in m.subject] == [[soon.email]]
+
+
+def test_a_planning_change_assigns_a_po_due_past_the_horizon_before_a_supplier(item, site, today, supplier):
+    stock(item, site, on_hand="10", safety="5")
+    far = BuyerFactory.create(email="far@example.com")
+    po = PurchaseOrderFactory.create(supplier=supplier, site=site, buyer=far, status=POStatus.ACKNOWLEDGED)
+    promised_line(po, item, 10, (days(today, 200), "100"))
+    SupplierItemFactory.create(supplier=supplier, item=item, lead_time_days=5)
+    recompute(item, site)
+
+    add_demand(item, site, days(today, 6), "30")
+    case = recompute(item, site, Cause("supplyline.demand.changed.v1", "BRG-6204", ""))
+
+    assert case.assignee == far
+
+
+def test_with_no_po_a_planning_change_assigns_the_buyer_of_the_quickest_supplier(item, site, today):
+    quick, slow = BuyerFactory.create(email="quick@example.com"), BuyerFactory.create(email="slow@example.com")
+    SupplierItemFactory.create(supplier=SupplierFactory.create(code="SLOW", buyer=slow), item=item, lead_time_days=20)
+    SupplierItemFactory.create(supplier=SupplierFactory.create(code="QUICK", buyer=quick), item=item, lead_time_days=7)
+    SupplierItemFactory.create(supplier=SupplierFactory.create(code="NOBODY", buyer=None), item=item, lead_time_days=1)
+    stock(item, site, on_hand="10", safety="5")
+    recompute(item, site)
+
+    InventoryBalance.objects.filter(item=item).update(quantity=Decimal(2))
+    case = recompute(item, site, Cause("supplyline.inventory.changed.v1", "BRG-6204", ""))
+
+    assert (case.po, case.supplier, case.assignee) == (None, None, quick)
+
+
+def test_with_no_po_and_no_supplier_a_planning_change_leaves_the_case_unassigned(item, site, today):
+    stock(item, site, on_hand="10", safety="5")
+    recompute(item, site)
+
+    InventoryBalance.objects.filter(item=item).update(quantity=Decimal(2))
+    case = recompute(item, site, Cause("supplyline.inventory.changed.v1", "BRG-6204", ""))
+
+    assert case is not None
+    assert case.assignee is None
+
+
 def test_a_shortfall_under_the_rules_threshold_opens_no_case(scene, item, site, today):
     RuleSetting.objects.create(rule=CaseType.SUPPLY_RISK, site=site, threshold=Decimal(100))
     recompute(item, site)
@@ -719,3 +848,81 @@ def test_the_case_page_tells_a_supply_risk_in_its_own_words(scene, item, site, t
     assert "Demand at risk" in html
     # The raw details (the day-by-day balances behind the chart) are not dumped as a table.
     assert "What the rule found" not in html
+
+
+def test_a_case_id_that_is_a_digit_but_not_a_number_is_not_found(scene, buyer_client):
+    assert buyer_client.get(projection_url(), {"case": "\u00b2"}).status_code == 404  # "²".isdigit() is True
+    assert buyer_client.get(projection_url(), {"case": "\u0663"}).status_code == 404  # Arabic-Indic three
+
+
+# --- the baseline ---------------------------------------------------------------------------------
+
+
+def baseline(*args: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("supply_risk_baseline", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def catalogue(item, site, today, supplier):
+    """Pairs with something to project (stock, demand, an open line, a notice in transit), and pairs without."""
+    houston = SiteFactory.create(code="HOU2")
+    stock(item, site, on_hand="10", safety="5")
+    add_demand(item, site, days(today, 3), "30")  # short already: the baseline must not blame anyone
+    demand_only, line_only, shipped, cancelled = (ItemFactory.create(sku=sku) for sku in ("D-1", "L-1", "S-1", "C-1"))
+    add_demand(demand_only, site, days(today, 4), "5", ref="SO-D")
+    po = PurchaseOrderFactory.create(supplier=supplier, site=houston, status=POStatus.ACKNOWLEDGED)
+    promised_line(po, line_only, 10, (days(today, 5), "10"))
+    closed = promised_line(po, shipped, 20, (days(today, 5), "10"), status=LineStatus.CLOSED)
+    notice(po, "ASN-B1", days(today, 2), (closed, "10"))
+    promised_line(po, cancelled, 30, (days(today, 5), "10"), status=LineStatus.CANCELLED)
+    return houston
+
+
+def snapshot_pairs() -> set[tuple[str, str]]:
+    return set(ProjectionSnapshot.objects.values_list("item__sku", "site__code"))
+
+
+def test_the_baseline_stores_a_snapshot_of_every_pair_with_something_to_project(
+    catalogue, item, site, today, monkeypatch
+):
+    monkeypatch.setattr(supply_risk, "BASELINE_CHUNK", 2)  # three reads of the pairs, none twice
+
+    out = baseline()
+
+    assert out == "Stored the projection of 4 item/site pairs; 0 already had one.\n"
+    assert snapshot_pairs() == {("BRG-6204", "DAL1"), ("D-1", "DAL1"), ("L-1", "HOU2"), ("S-1", "HOU2")}
+    assert ProjectionSnapshot.objects.get(item=item).first_below_safety == days(today, 3)
+    assert not ExceptionCase.objects.exists()
+    assert not detected()
+
+    # The next change is compared with the baseline: a shortage that was there already opens nothing.
+    SafetyStock.objects.filter(item=item).update(quantity=Decimal(4))
+    assert recompute(item, site, Cause("supplyline.safety_stock.changed.v1", "BRG-6204", "")) is None
+
+
+def test_without_the_baseline_the_first_change_opens_a_case_for_a_breach_already_there(catalogue, item, site):
+    SafetyStock.objects.filter(item=item).update(quantity=Decimal(4))
+
+    assert recompute(item, site, Cause("supplyline.safety_stock.changed.v1", "BRG-6204", "")) is not None
+
+
+def test_the_baseline_keeps_snapshots_already_there_and_filters_by_site_and_sku(catalogue, item, site, today):
+    recompute(item, site)
+    kept = ProjectionSnapshot.objects.get(item=item).computed_at
+
+    assert baseline("--site", "DAL1") == "Stored the projection of 1 item/site pair; 1 already had one.\n"
+    assert snapshot_pairs() == {("BRG-6204", "DAL1"), ("D-1", "DAL1")}
+    assert ProjectionSnapshot.objects.get(item=item).computed_at == kept
+
+    assert baseline("--sku", "L-1") == "Stored the projection of 1 item/site pair; 0 already had one.\n"
+    assert ("L-1", "HOU2") in snapshot_pairs()
+    assert ("S-1", "HOU2") not in snapshot_pairs()
+
+    with pytest.raises(CommandError, match="No site has the code 'NOPE'"):
+        baseline("--site", "NOPE")
+    with pytest.raises(CommandError, match="No item has the SKU 'NOPE'"):
+        baseline("--sku", "NOPE")
