@@ -33,26 +33,39 @@ def _case_for(case_id: int, by: User, *related: str) -> ExceptionCase:
     return case
 
 
+def case_deliveries(case: ExceptionCase) -> list[int]:
+    """The ids of the deliveries a case is about: its own, and those it lists (a connector's dead letters)."""
+    listed = [int(entry["id"]) for entry in case.details.get("deliveries", []) if str(entry.get("id", "")).isdigit()]
+    return sorted({*listed, *([case.delivery_id] if case.delivery_id else [])})
+
+
 @transaction.atomic
-def case_delivery_replay(*, case_id: int, by: User) -> Delivery:
-    """Send the case's dead (or delivered) delivery again, with the same event id, so the target applies it once."""
-    case = _case_for(case_id, by, "delivery__connector", "delivery__event")
-    target = case.delivery
-    if target is None:
+def case_delivery_replay(*, case_id: int, by: User) -> int:
+    """Send the case's dead deliveries again, each with its event id, so the target applies each once.
+
+    A case of one delivery may also send it again once delivered (the target lost it); a connector's
+    case replays those of its deliveries still dead. Returns how many were queued.
+    """
+    case = _case_for(case_id, by, "delivery__connector")
+    ids = case_deliveries(case)
+    if not ids:
         raise ValidationError("This case names no delivery to replay.")
-    if not delivery_engine.replay(Delivery.objects.filter(pk=target.pk)):
-        raise ValidationError(
-            f"Nothing was replayed: the delivery is {target.get_status_display().lower()}, "
-            "and only dead or delivered deliveries can be sent again."
-        )
-    event = target.event
+    statuses = [Delivery.Status.DEAD] if len(ids) > 1 else [Delivery.Status.DEAD, Delivery.Status.DELIVERED]
+    targets = Delivery.objects.filter(pk__in=ids, status__in=statuses)
+    chosen = list(targets.values_list("pk", flat=True))
+    if not delivery_engine.replay(Delivery.objects.filter(pk__in=chosen)):
+        status = case.delivery.get_status_display().lower() if case.delivery else "not dead"
+        what = f"the delivery is {status}" if len(ids) == 1 else "none of its deliveries is dead any more"
+        raise ValidationError(f"Nothing was replayed: {what}, and only dead or delivered deliveries can be sent again.")
+    connector = case.delivery.connector.name if case.delivery else "its connector"
     case_action_record(
         case_id=case.pk,
         by=by,
-        note=f"Replayed {event.type} for {event.subject} to {target.connector.name}, with the same event id.",
-        data={"action": "replay", "delivery": target.pk},
+        note=f"Replayed {len(chosen)} deliver{'y' if len(chosen) == 1 else 'ies'} to {connector}, each with its "
+        "event id.",
+        data={"action": "replay", "deliveries": chosen},
     )
-    return target
+    return len(chosen)
 
 
 @transaction.atomic

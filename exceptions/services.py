@@ -38,6 +38,7 @@ logger = logging.getLogger("supplyline.exceptions")
 Kind = CaseActivity.Kind
 NOTE_MAX = 4000
 ANY = object()  # case_claim: the caller did not say who had the case
+RULE_OFF_NOTE = "The rule is switched off for this supplier and site."
 
 
 @dataclass
@@ -81,21 +82,31 @@ def _pk(value: Any) -> int | None:
     return pk
 
 
-@transaction.atomic
 def case_raise(finding: Finding, *, at: dt.datetime | None = None) -> ExceptionCase | None:
-    """Open a case for the finding, or update the unresolved one with its key. None if the rule is off.
+    """Open a case for the finding, or update the unresolved one with its key. None if the rule is off."""
+    return case_raise_created(finding, at=at)[0]
+
+
+@transaction.atomic
+def case_raise_created(finding: Finding, *, at: dt.datetime | None = None) -> tuple[ExceptionCase | None, bool]:
+    """``case_raise``, also saying whether this call opened the case (False: it updated one, or the rule is off).
 
     A concurrent raise of the same key waits for the first (the partial unique index on unresolved
-    keys), then updates the case that one opened.
+    keys), then updates the case that one opened: only the first is told it created the case, so
+    a caller that alerts on new cases alerts once. A rule switched off for the finding's supplier
+    and site raises nothing and clears the key's unresolved case, if any.
     """
     ids = finding.concern.ids()
     rule = rule_for(finding.type, supplier_id=ids["supplier_id"], site_id=ids["site_id"])
     if not rule.is_enabled:
-        return None
+        if (case := _unresolved(finding.key)) is not None:
+            _resolve(case, code=ResolutionCode.CLEARED, note=RULE_OFF_NOTE, by=None, kind=Kind.CLEARED)
+            logger.info("case cleared", extra={"case": case.pk, "case_type": case.type, "key": case.dedupe_key})
+        return None, False
     severity = finding.severity if finding.severity is not None else rule.severity
+    now = at or timezone.now()
     existing = _unresolved(finding.key)
     if existing is None:
-        now = at or timezone.now()
         case = ExceptionCase(
             type=finding.type,
             severity=severity,
@@ -118,8 +129,8 @@ def case_raise(finding: Finding, *, at: dt.datetime | None = None) -> ExceptionC
         else:
             CaseActivity.objects.create(case=case, kind=Kind.OPENED, note=finding.summary, at=now)
             logger.info("case opened", extra={"case": case.pk, "case_type": case.type, "key": case.dedupe_key})
-            return case
-    return _refresh(existing, finding, severity, ids)
+            return case, True
+    return _refresh(existing, finding, severity, ids, due_at=now + dt.timedelta(hours=rule.sla_hours)), False
 
 
 def _unresolved(key: str) -> ExceptionCase | None:
@@ -138,8 +149,14 @@ def _default_assignee(ids: dict[str, int | None]) -> int | None:
     return None
 
 
-def _refresh(case: ExceptionCase, finding: Finding, severity: int, ids: dict[str, int | None]) -> ExceptionCase:
-    """Bring an unresolved case up to date with the rule's latest finding; a history entry if it changed."""
+def _refresh(
+    case: ExceptionCase, finding: Finding, severity: int, ids: dict[str, int | None], *, due_at: dt.datetime
+) -> ExceptionCase:
+    """Bring an unresolved case up to date with the rule's latest finding; a history entry if it changed.
+
+    A finding of a new episode (a new deadline, a new promise...) replaces the old one, so the case
+    is due ``due_at`` (the rule's SLA from now), not on the SLA of facts that no longer apply.
+    """
     wanted: dict[str, Any] = {
         "severity": severity,
         "title": finding.title[:200],
@@ -147,10 +164,14 @@ def _refresh(case: ExceptionCase, finding: Finding, severity: int, ids: dict[str
         "details": finding.details,
     }
     wanted |= {name: pk for name, pk in ids.items() if pk is not None}
+    if finding.details.get("episode") != case.details.get("episode"):
+        wanted["due_at"] = due_at
     changes = {name: value for name, value in wanted.items() if getattr(case, name) != value}
     if not changes:
         return case
-    previous = {"severity": case.severity} if "severity" in changes else {}
+    previous: dict[str, Any] = {"severity": case.severity} if "severity" in changes else {}
+    if "due_at" in changes:
+        previous["due_at"] = case.due_at.isoformat()
     for name, value in changes.items():
         setattr(case, name, value)
     case.save(update_fields=[*changes, "updated_at"])
@@ -433,6 +454,7 @@ __all__ = [
     "case_clear",
     "case_comment",
     "case_raise",
+    "case_raise_created",
     "case_resolve",
     "case_snooze",
     "cases_bulk_assign",

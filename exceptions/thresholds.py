@@ -51,7 +51,8 @@ DESCRIPTIONS: dict[str, str] = {
     CaseType.ASN_MISMATCH: "A shipment notice ships more or less of a line than is due, by more than the threshold, "
     "in percent.",
     CaseType.SHIPMENT_NOT_RECEIVED: "A shipment notice is not received by its estimated arrival plus the grace days.",
-    CaseType.DELIVERY_DEAD: "A delivery to the ERP or the planning system stopped retrying (dead letter).",
+    CaseType.DELIVERY_DEAD: "Deliveries to the ERP or the planning system stopped retrying (dead letters): one case "
+    "per connector, listing them.",
     CaseType.SUPPLY_RISK: "The projected balance of an item at a site falls below safety stock or zero because of "
     "a change. Threshold: the shortfall, in units, below which no case opens.",
 }

@@ -4,7 +4,7 @@ Two entry points reach them. The integration engine delivers every event to ``ex
 and the handlers here re-evaluate what the event touched (a PO and its lines, a shipment notice and
 its lines) from the database, so a retried or replayed delivery finds the same answer. The periodic
 sweep (``rules_sweep``, beat) catches what time alone makes true: deadlines passed, notices late,
-dead letters.
+dead letters (one case per connector).
 
 Every evaluation yields, per dedupe key, either a ``Finding`` (the condition holds: raise or update
 its case) or a reason (it does not: the unresolved case, if any, clears itself, saying why).
@@ -14,7 +14,7 @@ match a case resolved by a person is not raised again.
 """
 
 from exceptions.rules.base import Outcome, Rules, apply_outcomes
-from exceptions.rules.deliveries import delivery_outcomes
+from exceptions.rules.deliveries import connector_outcome
 from exceptions.rules.orders import ack_outcomes, line_outcomes, on_po_event, po_check
 from exceptions.rules.shipments import notice_check, on_notice_event
 from exceptions.rules.sweep import SWEEPS, rules_sweep
@@ -25,7 +25,7 @@ __all__ = [
     "Rules",
     "ack_outcomes",
     "apply_outcomes",
-    "delivery_outcomes",
+    "connector_outcome",
     "line_outcomes",
     "notice_check",
     "on_notice_event",

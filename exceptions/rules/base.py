@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q
 
 from exceptions.models import CaseStatus, ExceptionCase, ResolutionCode
-from exceptions.services import Concern, Finding, case_clear, case_raise
+from exceptions.services import Concern, Finding, case_clear, case_raise_created
 from exceptions.thresholds import Rule, rule_for
 from purchasing.models import AcknowledgementLine, LineStatus, PurchaseOrderLine
 from purchasing.rules import decimal_text
@@ -37,7 +37,10 @@ class Rules:
 
 
 def apply_outcomes(outcomes: Mapping[str, Outcome]) -> list[ExceptionCase]:
-    """Raise every finding and clear every key that no longer holds. Returns the cases newly opened.
+    """Raise every finding and clear every key that no longer holds. Returns the cases this call opened.
+
+    A case another worker opened meanwhile (two sweeps at once) is updated, not counted as opened,
+    so a caller alerting on opened cases alerts once.
 
     Constant queries besides each raise and clear: which keys are unresolved (the partial unique
     index) and which were resolved by a person for the same episode.
@@ -53,8 +56,8 @@ def apply_outcomes(outcomes: Mapping[str, Outcome]) -> list[ExceptionCase]:
     for finding in findings:
         if (finding.key, finding.details.get("episode")) in judged:
             continue
-        case = case_raise(finding)
-        if case is not None and finding.key not in unresolved:
+        case, created = case_raise_created(finding)
+        if created and case is not None:
             opened.append(case)
     for key, outcome in outcomes.items():
         if isinstance(outcome, str) and key in unresolved:

@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exceptions.handlers import Envelope, handles
@@ -51,18 +52,46 @@ def mismatch_outcome(notice: ShipmentNotice, shipped: Sequence[ShipmentLine], ru
         quantities[entry.po_line_id] += entry.quantity
         lines[entry.po_line_id] = entry.po_line
     arrival = notice.estimated_arrival or notice.ship_date
+    before = _shipped_before(notice, list(quantities))
     differences = [
         (lines[pk], diff)
         for pk, quantity in quantities.items()
-        if (diff := _line_difference(lines[pk], quantity, arrival, rule)) is not None
+        if (diff := _line_difference(lines[pk], quantity, before.get(pk, Decimal(0)), arrival, rule)) is not None
     ]
     if not differences:
         return f"Shipment notice {notice.number} now ships what its PO lines are due."
     return _mismatch_finding(notice, differences, {line.po_id: line.po for line in lines.values()})
 
 
-def _line_difference(line: PurchaseOrderLine, quantity: Decimal, arrival: dt.date, rule: Rule) -> dict[str, str] | None:
-    """The line's quantity on the notice against what was due by the notice's arrival, net of its other notices."""
+def _shipped_before(notice: ShipmentNotice, po_line_ids: list[int]) -> dict[int, Decimal]:
+    """What the active notices that come before this one ship of each PO line: one query.
+
+    Notices come in the order of their arrival (estimated, else the ship date), then submission,
+    then id, as in the on-time KPI's running sum (``exceptions.kpis``): a later notice's quantity
+    is not yet due by this one's arrival, so it must not count against it.
+    """
+    if not po_line_ids:
+        return {}
+    arrival = notice.estimated_arrival or notice.ship_date
+    earlier = Q(arrival__lt=arrival) | Q(arrival=arrival, shipment__submitted_at__lt=notice.submitted_at)
+    earlier |= Q(arrival=arrival, shipment__submitted_at=notice.submitted_at, shipment_id__lt=notice.pk)
+    rows = (
+        ShipmentLine.objects.filter(po_line_id__in=po_line_ids)
+        .exclude(shipment__status__in=ShipmentNotice.INACTIVE_STATUSES)
+        .exclude(shipment=notice)
+        .alias(arrival=Coalesce("shipment__estimated_arrival", "shipment__ship_date"))
+        .filter(earlier)
+        .values("po_line_id")
+        .annotate(quantity=Sum("quantity"))
+        .values_list("po_line_id", "quantity")
+    )
+    return dict(rows)
+
+
+def _line_difference(
+    line: PurchaseOrderLine, quantity: Decimal, before: Decimal, arrival: dt.date, rule: Rule
+) -> dict[str, str] | None:
+    """The line's quantity on the notice against what was due by the notice's arrival, net of earlier notices."""
     found = {"po_number": line.po.number, "line_number": str(line.line_number), "shipped": decimal_text(quantity)}
     if line.status in UNEXPECTED:
         return found | {"expected": "0", "problem": f"the line is {line.get_status_display().lower()}"}
@@ -71,7 +100,7 @@ def _line_difference(line: PurchaseOrderLine, quantity: Decimal, arrival: dt.dat
         due += delivery.quantity
         if delivery.date >= arrival:
             break
-    expected = max(Decimal(0), due - (line.shipped_quantity - quantity))
+    expected = max(Decimal(0), due - before)
     off = abs(percent_change(expected, quantity))
     if off <= rule.threshold:
         return None

@@ -8,16 +8,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 from django.db import transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exceptions.models import CaseType, ExceptionCase
 from exceptions.rules.base import BATCH, COMMITTED, PENDING, Outcome, Rules, apply_outcomes
-from exceptions.rules.deliveries import delivery_outcomes
+from exceptions.rules.deliveries import connector_key, connector_outcome, listed, matching, written_off
 from exceptions.rules.orders import ack_outcomes, line_outcomes, lines_of
 from exceptions.rules.shipments import not_received_outcome, notice_key
-from exceptions.services import case_alert
+from exceptions.services import case_alert, case_clear
 from planning_sync.models import Connector, Delivery
 from purchasing.models import PurchaseOrder, PurchaseOrderLine, ShipmentLine, ShipmentNotice, ShipmentStatus
 
@@ -139,24 +139,46 @@ def sweep_not_received(now: dt.datetime) -> tuple[int, int]:
     return len(opened), _recheck(CaseType.SHIPMENT_NOT_RECEIVED, "shipment", load, evaluate)
 
 
+GONE_NOTE = "No connector of the distributor has this name any more (dead deliveries are one case per connector)."
+
+
 def sweep_dead_deliveries(now: dt.datetime) -> tuple[int, int]:
-    """Dead letters to the distributor's own connectors (not suppliers' webhooks): a case each, and an e-mail.
+    """Dead letters to the distributor's own connectors (not suppliers' webhooks): one case per connector.
 
-    Reads only dead deliveries without an unresolved case, per connector: delivery_monitor_idx
-    (connector, status) and the index of the case's delivery foreign key.
+    A connector with no unresolved case costs two small queries: what a person's resolutions
+    already covered, and whether any dead delivery is not among it (delivery_monitor_idx:
+    connector, status); only then are its dead deliveries read. A connector with an unresolved case
+    is read each time, to see what was delivered after a replay. The assignee is e-mailed once,
+    when the case opens (``apply_outcomes`` counts only the cases this sweep created).
     """
-
-    def load(ids: list[int]) -> list[Delivery]:
-        return list(Delivery.objects.filter(pk__in=ids).select_related("event", "connector"))
-
     opened: list[ExceptionCase] = []
-    has_case = ExceptionCase.objects.unresolved().filter(delivery=OuterRef("pk"))
-    for connector in Connector.objects.filter(supplier__isnull=True).values_list("pk", flat=True):
-        dead = Delivery.objects.filter(connector_id=connector, status=Delivery.Status.DEAD).exclude(Exists(has_case))
-        opened += _raise_batches(dead, load, delivery_outcomes)
+    cleared = 0
+    keys: set[str] = set()
+    for connector in Connector.objects.filter(supplier__isnull=True).only("pk", "name"):
+        key = connector_key(connector.name)
+        keys.add(key)
+        with transaction.atomic():
+            open_case = ExceptionCase.objects.unresolved().filter(dedupe_key=key).first()
+            judged, latest = written_off(key)
+            wanted = Q(connector=connector, status=Delivery.Status.DEAD) & ~matching(judged)
+            if open_case is None:
+                if not Delivery.objects.filter(wanted).exists():
+                    continue
+            else:
+                # The open case's deliveries count until delivered: replayed and pending, they still need watching.
+                listed_ids = [pk for pk, _ in listed(open_case)]
+                wanted |= Q(pk__in=listed_ids) & ~Q(status=Delivery.Status.DELIVERED)
+            deliveries = list(Delivery.objects.filter(wanted).select_related("event"))
+            outcome = connector_outcome(connector, deliveries, episode=f"after:{latest}")
+            opened += apply_outcomes({key: outcome})
+            cleared += isinstance(outcome, str) and open_case is not None
+    # Cases of a connector that is gone, renamed or now a supplier's (and any left from one case per delivery).
+    gone = ExceptionCase.objects.unresolved().filter(type=CaseType.DELIVERY_DEAD).exclude(dedupe_key__in=keys)
+    for key in list(gone.values_list("dedupe_key", flat=True)):
+        cleared += case_clear(key, note=GONE_NOTE) is not None
     for case in opened:
         case_alert(case, reason=case.summary)
-    return len(opened), _recheck(CaseType.DELIVERY_DEAD, "delivery", load, delivery_outcomes)
+    return len(opened), cleared
 
 
 SWEEPS: dict[str, Callable[[dt.datetime], tuple[int, int]]] = {

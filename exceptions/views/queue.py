@@ -197,8 +197,17 @@ def _detail_context(request: AuthedRequest, pk: int, bound: forms.Form | None = 
         "proposal": selectors.case_pending_proposal(case),
         "contacts": selectors.supplier_contacts(case),
         "forms": unbound,
-        "may_replay": case.delivery is not None and case.delivery.status in REPLAYABLE,
+        "replayable": _replayable(case),
     }
+
+
+def _replayable(case: ExceptionCase) -> int:
+    """How many of the case's deliveries the replay button would send (one query, none without any)."""
+    ids = actions.case_deliveries(case)
+    if not ids:
+        return 0
+    statuses = REPLAYABLE if len(ids) == 1 else (Delivery.Status.DEAD,)
+    return Delivery.objects.filter(pk__in=ids, status__in=statuses).count()
 
 
 def _after_action(
@@ -314,9 +323,8 @@ def case_replay(request: AuthedRequest, pk: int) -> HttpResponse:
         sent = actions.case_delivery_replay(case_id=pk, by=request.user)
     except ValidationError as error:
         return _after_action(request, pk, error=" ".join(error.messages))
-    return _after_action(
-        request, pk, done=f"Queued {sent.event.type} to {sent.connector.name} to be sent again, with the same event id."
-    )
+    what = "1 delivery" if sent == 1 else f"{sent} deliveries"
+    return _after_action(request, pk, done=f"Queued {what} to be sent again, each with the same event id.")
 
 
 @require_POST

@@ -693,12 +693,40 @@ def test_replaying_the_cases_dead_delivery(buyer_client, buyer, po, dead_deliver
     page = buyer_client.get(detail(target.pk)).content.decode()
     assert "Replay the delivery" in page
     response = buyer_client.post(reverse("exceptions:case-replay", args=[target.pk]), follow=True)
-    assert "to be sent again, with the same event id." in response.content.decode()
+    assert "Queued 1 delivery to be sent again, each with the same event id." in response.content.decode()
     dead_delivery.refresh_from_db()
     assert (dead_delivery.status, dead_delivery.attempts, dead_delivery.replays) == (Delivery.Status.PENDING, 0, 1)
     action = target.activities.get(kind="action")
     assert action.actor == buyer
-    assert action.data == {"action": "replay", "delivery": dead_delivery.pk}
+    assert action.data == {"action": "replay", "deliveries": [dead_delivery.pk]}
+
+
+def test_a_connectors_case_replays_every_delivery_still_dead(buyer_client, po, dead_delivery):
+    other = Delivery.objects.create(
+        event=dead_delivery.event,
+        connector=Connector.objects.create(name="planning", kind="webhook", config={"url": "https://p.example"}),
+        aggregate_key=dead_delivery.aggregate_key,
+        status=Delivery.Status.DEAD,
+        next_attempt_at=timezone.now(),
+    )
+    delivered = Delivery.objects.create(
+        event=dead_delivery.event,
+        connector=Connector.objects.create(name="other", kind="webhook", config={"url": "https://o.example"}),
+        aggregate_key=dead_delivery.aggregate_key,
+        status=Delivery.Status.DELIVERED,
+        next_attempt_at=timezone.now(),
+    )
+    listed = [{"id": str(d.pk), "replays": "0"} for d in (dead_delivery, other, delivered)]
+    target = case(po, type=CaseType.DELIVERY_DEAD, delivery=dead_delivery, details={"deliveries": listed})
+    assert "Replay 2 deliveries" in buyer_client.get(detail(target.pk)).content.decode()
+
+    response = buyer_client.post(reverse("exceptions:case-replay", args=[target.pk]), follow=True)
+
+    assert "Queued 2 deliveries to be sent again" in response.content.decode()
+    replays = dict(
+        Delivery.objects.filter(pk__in=[d.pk for d in (dead_delivery, other, delivered)]).values_list("pk", "replays")
+    )
+    assert replays == {dead_delivery.pk: 1, other.pk: 1, delivered.pk: 0}  # a delivered one stays delivered
 
 
 def test_a_delivery_on_its_way_is_not_replayed(buyer_client, po, dead_delivery):

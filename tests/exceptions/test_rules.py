@@ -139,6 +139,18 @@ def test_a_threshold_for_the_supplier_lets_small_delays_pass(supplier, supplier_
     assert not ExceptionCase.objects.exists()
 
 
+def test_switching_the_rule_off_clears_its_open_case(supplier, supplier_user):
+    po = issued_po(supplier)
+    answer(po, supplier_user, promise(10, 2))
+    run_rules()
+    RuleSetting.objects.create(rule=CaseType.PROMISE_AFTER_NEED, supplier=supplier, is_enabled=False)
+    replay_rules()  # the condition still holds, but nobody wants to hear of it
+    case = case_of("promise_after_need:PO-100001:10")
+    assert (case.status, case.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.CLEARED)
+    assert case.resolution_note == "The rule is switched off for this supplier and site."
+    assert kinds(case) == ["opened", "cleared"]
+
+
 def test_a_case_a_buyer_accepted_is_not_reopened_for_the_same_promise(supplier, supplier_user, buyer):
     po = issued_po(supplier)
     answer(po, supplier_user, promise(10, 2))
@@ -463,6 +475,19 @@ def test_a_second_notice_shipping_the_rest_matches(supplier, shippable_po):
     assert not ExceptionCase.objects.exists()
 
 
+def test_a_later_notice_does_not_count_against_an_earlier_one_checked_again(supplier, shippable_po):
+    line = line_of(shippable_po, 10)
+    for number, days, quantity in ((1, 2, 50), (2, 12, 50)):  # 50 promised in 2 days, 50 in 12
+        ScheduleLineFactory.create(
+            line=line, schedule_number=number, quantity=Decimal(quantity), promised_date=TODAY + dt.timedelta(days=days)
+        )
+    ship(supplier, "ASN-1", ("PO-200001", 10, "50"), estimated_arrival=TODAY + dt.timedelta(days=2))
+    ship(supplier, "ASN-2", ("PO-200001", 10, "50"), estimated_arrival=TODAY + dt.timedelta(days=12))
+    run_rules()
+    replay_rules()  # ASN-1 checked again once ASN-2 exists: ASN-2's 50 are due after ASN-1 arrives
+    assert not ExceptionCase.objects.filter(type=CaseType.ASN_MISMATCH).exists()
+
+
 def test_a_replacement_still_off_updates_the_case_and_one_that_matches_resolves_it(supplier, shippable_po):
     ship(supplier, "ASN-1", ("PO-200001", 10, "60"))
     run_rules()
@@ -578,10 +603,11 @@ def test_a_dead_delivery_to_the_erp_opens_a_critical_case_and_mails_the_buyer(
     dead = dead_to(erp)
     with django_capture_on_commit_callbacks(execute=True):
         assert rules_sweep()[CaseType.DELIVERY_DEAD] == (1, 0)
-    case = case_of(f"delivery_dead:{dead.pk}")
+    case = case_of("delivery_dead:erp")
     assert (case.delivery, case.po, case.assignee, case.severity) == (dead, po, buyer, 1)
     assert case.title == "Sync to erp failed: po.acknowledged PO-100001"
-    assert case.details["event_id"] == str(dead.event.event_id)
+    assert case.details["deliveries"] == [{"id": str(dead.pk), "replays": "0"}]
+    assert (case.details["count"], case.details["event_types"]) == ("1", {"po.acknowledged": "1"})
     [message] = mail.outbox
     assert message.to == [buyer.email]
     assert f"Case #{case.pk}" in message.subject
@@ -597,6 +623,39 @@ def test_a_dead_delivery_is_raised_and_mailed_once(
         rules_sweep()
     assert ExceptionCase.objects.filter(type=CaseType.DELIVERY_DEAD).count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_an_outage_makes_one_case_for_the_connector_listing_its_dead_deliveries(
+    supplier, supplier_user, buyer, erp, eager_mail, django_capture_on_commit_callbacks
+):
+    for number in ("PO-1", "PO-2", "PO-3"):
+        answer(issued_po(supplier, number), supplier_user)
+    run_rules()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rules_sweep()[CaseType.DELIVERY_DEAD] == (1, 0)
+    dead = list(Delivery.objects.filter(connector=erp, status=Delivery.Status.DEAD).order_by("created_at", "pk"))
+    assert len(dead) == 3
+    case = case_of("delivery_dead:erp")
+    assert (case.delivery, case.po, case.assignee) == (dead[0], None, buyer)  # the oldest; the POs' one buyer
+    assert case.title == "Sync to erp failed: 3 events"
+    assert case.details["count"] == "3"
+    assert case.details["event_types"] == {"po.acknowledged": "3"}
+    assert [d["id"] for d in case.details["deliveries"]] == [str(d.pk) for d in dead]
+    assert (case.details["first_at"], case.details["last_at"]) == (
+        dead[0].created_at.isoformat(),
+        dead[-1].created_at.isoformat(),
+    )
+    assert "3 events did not reach erp (3 po.acknowledged)" in case.summary
+    assert len(mail.outbox) == 1
+    # One more dies while the case is open: the case lists it, nobody is mailed again.
+    answer(issued_po(supplier, "PO-4"), supplier_user)
+    run_rules()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rules_sweep()[CaseType.DELIVERY_DEAD] == (0, 0)
+    case.refresh_from_db()
+    assert (case.details["count"], len(case.details["deliveries"])) == ("4", 4)
+    assert len(mail.outbox) == 1
+    assert kinds(case) == ["opened", "updated"]
 
 
 def test_a_dead_delivery_of_a_notice_goes_to_nobody(supplier, shippable_po, erp):
@@ -627,12 +686,66 @@ def test_a_replay_that_gets_through_resolves_the_case(supplier, supplier_user, e
         erp.save(update_fields=["config"])
         delivery.replay(Delivery.objects.filter(pk=dead.pk))
         rules_sweep()  # being replayed: the case stays open
-        assert case_of(f"delivery_dead:{dead.pk}").status == CaseStatus.OPEN
+        assert case_of("delivery_dead:erp").status == CaseStatus.OPEN
         delivery.dispatch(priority=None, budget_s=5)
     assert rules_sweep()[CaseType.DELIVERY_DEAD] == (0, 1)
-    case = case_of(f"delivery_dead:{dead.pk}")
+    case = case_of("delivery_dead:erp")
     assert (case.status, case.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.CLEARED)
-    assert case.activities.get(kind="cleared").note == "Delivered to erp after a replay."
+    assert case.activities.get(kind="cleared").note == (
+        "No delivery to erp is dead any more: they were delivered after a replay."
+    )
+
+
+def test_dead_deliveries_a_buyer_resolved_are_not_read_again_until_another_dies(
+    supplier, supplier_user, buyer, erp, eager_mail, django_capture_on_commit_callbacks
+):
+    answer(issued_po(supplier, "PO-1"), supplier_user)
+    run_rules()
+    first = dead_to(erp)
+    rules_sweep()
+    case = case_of("delivery_dead:erp")
+    case_resolve(case_id=case.pk, code=ResolutionCode.REPLAYED, by=buyer, note="Keyed into the ERP by hand.")
+    with CaptureQueriesContext(connection) as queries:
+        assert rules_sweep()[CaseType.DELIVERY_DEAD] == (0, 0)
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "planning_sync_delivery"' in q["sql"]]
+    # Per connector, whether any dead delivery is not covered by a case: none is loaded.
+    assert len(reads) == Connector.objects.filter(supplier__isnull=True).count()
+    assert all(sql.startswith('SELECT 1 AS "a" FROM') for sql in reads)
+    # Another one dies: a new case, listing only it, mailed once.
+    answer(issued_po(supplier, "PO-2"), supplier_user)
+    run_rules()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rules_sweep()[CaseType.DELIVERY_DEAD] == (1, 0)
+        rules_sweep()
+    second = ExceptionCase.objects.unresolved().get(dedupe_key="delivery_dead:erp")
+    assert second.pk != case.pk
+    assert second.details["count"] == "1"
+    assert str(first.pk) not in [d["id"] for d in second.details["deliveries"]]
+    assert len(mail.outbox) == 1
+
+
+def test_a_resolved_dead_delivery_replayed_and_dead_again_opens_a_case(supplier, supplier_user, buyer, erp):
+    answer(issued_po(supplier), supplier_user)
+    run_rules()
+    dead = dead_to(erp)
+    rules_sweep()
+    case = case_of("delivery_dead:erp")
+    case_resolve(case_id=case.pk, code=ResolutionCode.NOT_AN_ISSUE, by=buyer, note="ERP down for upgrade.")
+    delivery.replay(Delivery.objects.filter(pk=dead.pk))
+    delivery.dispatch(priority=None, budget_s=5)  # nobody answers: dead again, replayed once
+    assert dead_to(erp).replays == 1
+    assert rules_sweep()[CaseType.DELIVERY_DEAD] == (1, 0)
+    again = ExceptionCase.objects.unresolved().get(dedupe_key="delivery_dead:erp")
+    assert again.details["deliveries"] == [{"id": str(dead.pk), "replays": "1"}]
+
+
+def test_a_case_of_a_connector_that_is_no_longer_the_distributor_s_clears(supplier, supplier_user, erp):
+    answer(issued_po(supplier), supplier_user)
+    run_rules()
+    rules_sweep()
+    Connector.objects.filter(pk=erp.pk).update(supplier=supplier)
+    assert rules_sweep()[CaseType.DELIVERY_DEAD] == (0, 1)
+    assert case_of("delivery_dead:erp").status == CaseStatus.RESOLVED
 
 
 def test_the_sweep_task_runs_on_beat_every_five_minutes(supplier):

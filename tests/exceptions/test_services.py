@@ -2,19 +2,22 @@
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
-from exceptions.models import CaseActivity, CaseStatus, CaseType, ExceptionCase, ResolutionCode
+from exceptions.models import CaseActivity, CaseStatus, CaseType, ExceptionCase, ResolutionCode, RuleSetting
+from exceptions.rules import apply_outcomes
 from exceptions.services import (
     Concern,
     Finding,
     case_assign,
     case_claim,
     case_raise,
+    case_raise_created,
     case_resolve,
     case_snooze,
     cases_bulk_resolve,
@@ -120,13 +123,13 @@ def test_bulk_resolve_is_all_or_none(supplier, buyer):
     assert {c.status for c in resolved} == {CaseStatus.RESOLVED}
 
 
-def finding(po) -> Finding:
+def finding(po, episode: str = "1", title: str = "") -> Finding:
     return Finding(
         type=CaseType.ACK_OVERDUE,
         key=f"ack_overdue:{po.number}",
-        title=f"{po.number} not acknowledged",
+        title=title or f"{po.number} not acknowledged",
         concern=Concern(supplier=po.supplier, po=po, site=po.site),
-        details={"episode": "1"},
+        details={"episode": episode},
     )
 
 
@@ -138,6 +141,88 @@ def test_raising_the_same_finding_twice_keeps_one_case(supplier):
     assert second is not None
     assert first.pk == second.pk
     assert activity_kinds(first) == ["opened"]
+
+
+def test_raising_says_whether_it_opened_the_case(supplier):
+    po = PurchaseOrderFactory.create(supplier=supplier)
+    first, created = case_raise_created(finding(po))
+    again, created_again = case_raise_created(finding(po, title="Still not acknowledged"))
+    assert first is not None
+    assert (created, again, created_again) == (True, first, False)
+
+
+def test_a_new_episode_is_due_on_the_rule_s_sla_from_now(supplier):
+    po = PurchaseOrderFactory.create(supplier=supplier)
+    long_ago = timezone.now() - dt.timedelta(days=3)
+    case = case_raise(finding(po, episode="deadline 1"), at=long_ago)
+    assert case is not None
+    assert case.due_at == long_ago + dt.timedelta(hours=24)
+    case_raise(finding(po, episode="deadline 1", title="Still not acknowledged"))
+    case.refresh_from_db()
+    assert case.due_at == long_ago + dt.timedelta(hours=24)  # the same facts: the same deadline
+    before = timezone.now()
+    case_raise(finding(po, episode="deadline 2"))  # the ERP moved the deadline, which passed again
+    case.refresh_from_db()
+    assert before + dt.timedelta(hours=24) <= case.due_at <= timezone.now() + dt.timedelta(hours=24)
+    assert not case.is_overdue()
+    updated = case.activities.filter(kind="updated").last()
+    assert updated is not None
+    assert "due_at" in updated.data["changed"]
+    assert updated.data["due_at"] == (long_ago + dt.timedelta(hours=24)).isoformat()
+
+
+def test_a_rule_switched_off_clears_the_case_instead_of_raising(supplier):
+    po = PurchaseOrderFactory.create(supplier=supplier)
+    case = case_raise(finding(po))
+    assert case is not None
+    RuleSetting.objects.create(rule=CaseType.ACK_OVERDUE, supplier=supplier, site=po.site, is_enabled=False)
+    assert case_raise_created(finding(po)) == (None, False)
+    case.refresh_from_db()
+    assert (case.status, case.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.CLEARED)
+    assert case.resolution_note == "The rule is switched off for this supplier and site."
+    assert activity_kinds(case) == ["opened", "cleared"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_case_opened_by_a_concurrent_raise_is_not_counted_as_opened(supplier):
+    """Two sweeps at once: the one that loses the race updates the case, and does not report it opened."""
+    po = PurchaseOrderFactory.create(supplier=supplier)
+    raised = threading.Event()
+    result: list[list[ExceptionCase]] = []
+    errors: list[BaseException] = []
+
+    def second_sweep() -> None:
+        try:
+            raised.wait(timeout=5)
+            result.append(apply_outcomes({finding(po).key: finding(po)}))  # blocks on the first's insert
+        except BaseException as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_sweep)
+    thread.start()
+    with transaction.atomic():
+        case, created = case_raise_created(finding(po))
+        raised.set()
+        _wait_for_a_lock_wait()  # the second sweep saw no case, and waits on the unique index
+    thread.join(timeout=10)
+    assert errors == []
+    assert created is True
+    assert result == [[]]
+    assert ExceptionCase.objects.get() == case
+
+
+def _wait_for_a_lock_wait(timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction otherwise sees one snapshot
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second raise never waited for the first")
 
 
 @pytest.mark.django_db(transaction=True)
