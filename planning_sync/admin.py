@@ -14,7 +14,7 @@ from config.admin import ReadOnlyAdmin
 from planning_sync import delivery
 from planning_sync.connectors import REGISTRY, kind_choices
 from planning_sync.envelope import cloudevent
-from planning_sync.models import Connector, Delivery, InboundRecord, OutboxEvent, Subscription
+from planning_sync.models import Connector, Delivery, InboundRecord, OutboxEvent, Subscription, TrytonMapping
 
 
 @admin.register(OutboxEvent)
@@ -193,3 +193,23 @@ class InboundRecordAdmin(admin.ModelAdmin[InboundRecord]):
 
     def has_change_permission(self, request: HttpRequest, obj: InboundRecord | None = None) -> bool:
         return False
+
+
+@admin.register(TrytonMapping)
+class TrytonMappingAdmin(admin.ModelAdmin[TrytonMapping]):
+    """Which Tryton party, product and warehouse our suppliers, items and sites are (Planning sync > Tryton mappings).
+
+    ``manage.py tryton_propose_mappings`` fills most of them by codes; the rest are set here.
+    """
+
+    list_display = ["connector", "kind", "tryton_id", "tryton_code", "supplier", "item", "site"]
+    list_filter = ["kind", "connector"]
+    search_fields = ["tryton_code", "supplier__code", "supplier__name", "item__sku", "site__code"]
+    list_select_related = ["connector", "supplier", "item", "site"]
+    autocomplete_fields = ["supplier", "item", "site"]
+    fields = ["connector", "kind", "tryton_id", "tryton_code", "supplier", "item", "site"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "connector":
+            kwargs["queryset"] = Connector.objects.filter(kind="tryton")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

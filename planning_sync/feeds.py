@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from django.db import transaction
 
+from planning_sync import ratelimit
 from planning_sync.inbound import BatchResult, Feed, apply_batch
 from planning_sync.models import Connector
 
@@ -50,7 +51,7 @@ def pull(connector: Connector, feed: str) -> BatchResult:
     page = _fetch(connector, feed, cursor)
     result = apply_batch(feed, page.results, connector=connector)
     if page.cursor is not None and page.cursor != cursor:
-        _advance_cursor(connector, feed, expected=cursor, new=page.cursor)
+        advance_cursor(connector, feed, expected=cursor, new=page.cursor)
     logger.info(
         "feed pulled",
         extra={"connector": connector.name, "feed": feed, "documents": len(page.results), "cursor": page.cursor},
@@ -59,11 +60,14 @@ def pull(connector: Connector, feed: str) -> BatchResult:
 
 
 def pull_all() -> dict[str, BatchResult]:
-    """Pull every feed of every enabled connector that lists ``pull_feeds``; one failing feed stops no other.
+    """Pull every feed of every enabled connector that lists ``pull_feeds``, and every enabled Tryton
+    connector's purchases, receipts and inventory; one failing feed stops no other.
 
     Returns the results by ``<connector>/<feed>``; failures are logged and left out.
     """
     results: dict[str, BatchResult] = {}
+    for connector in Connector.objects.filter(is_enabled=True, kind="tryton"):
+        results |= _pull_tryton(connector)
     for connector in Connector.objects.filter(is_enabled=True, config__has_key="pull_feeds"):
         for feed in connector.config.get("pull_feeds") or []:
             try:
@@ -73,6 +77,27 @@ def pull_all() -> dict[str, BatchResult]:
                     "feed pull failed", extra={"connector": connector.name, "feed": feed, "error": str(error)}
                 )
     return results
+
+
+def _pull_tryton(connector: Connector) -> dict[str, BatchResult]:
+    # Imported here: the Tryton pull builds on this module's cursors.
+    from planning_sync.connectors.tryton.pull import tryton_pull
+    from planning_sync.connectors.tryton.rpc import TrytonError
+
+    # The connector's circuit breaker and rate limit hold for pulls as for deliveries: while the
+    # circuit is open the deliveries' probe finds out when Tryton is back, and a pull waits for it;
+    # a pull takes a token from the connector's bucket, and one that finds it empty waits for beat.
+    if connector.circuit != Connector.Circuit.CLOSED:
+        logger.info("tryton pull skipped: circuit open", extra={"connector": connector.name})
+        return {}
+    if ratelimit.take(connector.name, rate=connector.rate_per_s, burst=connector.burst) > 0:
+        logger.info("tryton pull skipped: rate limit", extra={"connector": connector.name})
+        return {}
+    try:
+        return {f"{connector.name}/{feed}": result for feed, result in tryton_pull(connector).items()}
+    except TrytonError as error:
+        logger.warning("tryton pull failed", extra={"connector": connector.name, "error": str(error)})
+        return {}
 
 
 def cursor_of(connector: Connector, feed: str) -> str:
@@ -122,7 +147,7 @@ def _page(connector: Connector, feed: str, body: Any) -> _Page:
 
 
 @transaction.atomic
-def _advance_cursor(connector: Connector, feed: str, *, expected: str, new: str) -> None:
+def advance_cursor(connector: Connector, feed: str, *, expected: str, new: str) -> None:
     """Move the feed's cursor from ``expected`` to ``new``, unless another pull of the same page moved it first.
 
     Locks the connector row for this one update only (the delivery engine writes

@@ -192,3 +192,83 @@ class InboundRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_feed_display()} {self.external_id}: {self.error[:60]}"
+
+
+class TrytonMapping(models.Model):
+    """Which Tryton party, product or warehouse one of our suppliers, items or sites is, for one Tryton connector.
+
+    Kept by hand in the admin (or proposed by codes with ``manage.py tryton_propose_mappings``):
+    the connector never guesses, and quarantines what has no mapping.
+    """
+
+    class Kind(models.TextChoices):
+        SUPPLIER = "supplier", "Supplier ↔ party"
+        ITEM = "item", "Item ↔ product"
+        SITE = "site", "Site ↔ warehouse"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tryton_mappings")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    tryton_id = models.PositiveIntegerField("Tryton id", help_text="The id of the party, product or warehouse.")
+    tryton_code = models.CharField(
+        "Tryton code", max_length=100, blank=True, help_text="Its code in Tryton when mapped, for people reading this."
+    )
+    # One column per kind, so each points at a real row and the admin can offer a search.
+    supplier = models.ForeignKey(
+        "suppliers.Supplier", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    item = models.ForeignKey("purchasing.Item", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    site = models.ForeignKey("purchasing.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["connector__name", "kind", "tryton_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "kind", "tryton_id"], name="tryton_mapping_tryton_unique"),
+            models.UniqueConstraint(fields=["connector", "supplier"], name="tryton_mapping_supplier_unique"),
+            models.UniqueConstraint(fields=["connector", "item"], name="tryton_mapping_item_unique"),
+            models.UniqueConstraint(fields=["connector", "site"], name="tryton_mapping_site_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="supplier", supplier__isnull=False, item__isnull=True, site__isnull=True)
+                    | Q(kind="item", supplier__isnull=True, item__isnull=False, site__isnull=True)
+                    | Q(kind="site", supplier__isnull=True, item__isnull=True, site__isnull=False)
+                ),
+                name="tryton_mapping_one_local_object",
+                violation_error_message="Choose exactly the supplier, item or site of the mapping's kind.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.local_object} = Tryton {self.tryton_code or self.tryton_id}"
+
+    @property
+    def local_id(self) -> int | None:
+        return {"supplier": self.supplier_id, "item": self.item_id, "site": self.site_id}[self.kind]
+
+    @property
+    def local_object(self) -> models.Model | None:
+        return {"supplier": self.supplier, "item": self.item, "site": self.site}[self.kind]
+
+
+class TrytonPurchase(models.Model):
+    """What the Tryton connector last imported of one Tryton purchase: its revision, content and line numbers.
+
+    A purchase whose content hash differs from the stored one is sent as the next revision;
+    ``line_numbers`` keeps each Tryton purchase line on the same line number of our PO for good.
+    """
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tryton_purchases")
+    purchase_id = models.PositiveIntegerField("Tryton purchase id")
+    revision = models.PositiveIntegerField(default=0, help_text="0 until the purchase was first imported.")
+    content_hash = models.CharField(max_length=64, blank=True)
+    # Tryton purchase.line id (as text: JSON keys) -> our PO line number; numbers are never reused.
+    line_numbers = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["connector__name", "purchase_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "purchase_id"], name="tryton_purchase_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector.name}: Tryton purchase {self.purchase_id} rev {self.revision}"

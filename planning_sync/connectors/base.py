@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
 from planning_sync.models import Connector
+
+if TYPE_CHECKING:
+    from purchasing.models import PurchaseOrder
 
 # 4xx answers that mean "try again later" rather than "this will never work".
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
@@ -32,6 +35,9 @@ class Outcome:
 class BaseConnector:
     kind: ClassVar[str]
     label: ClassVar[str]
+    # Whether the system takes a supplier's quantity or price change on a confirmed order. Where it
+    # does not (Tryton refuses them), the exception rules ask the buyer to make the change by hand.
+    applies_quantity_price_changes: ClassVar[bool] = True
 
     def __init__(self, connector: Connector) -> None:
         self.connector = connector
@@ -43,6 +49,20 @@ class BaseConnector:
 
     def deliver(self, envelope: dict[str, Any]) -> Outcome:
         raise NotImplementedError
+
+    def holds(self, po: PurchaseOrder) -> bool:
+        """Whether this system holds the PO (it came from there), so changes to it must reach it."""
+        return False
+
+
+def connectors_needing_manual_changes(po: PurchaseOrder) -> list[Connector]:
+    """The enabled distributor connectors that hold the PO but cannot take quantity or price changes."""
+    candidates = [
+        connector
+        for connector in Connector.objects.filter(is_enabled=True, supplier__isnull=True).order_by("name")
+        if not REGISTRY.get(connector.kind, BaseConnector).applies_quantity_price_changes
+    ]
+    return [connector for connector in candidates if connector_for(connector).holds(po)]
 
 
 REGISTRY: dict[str, type[BaseConnector]] = {}
