@@ -32,6 +32,7 @@ class CaseType(models.TextChoices):
     SHIPMENT_NOT_RECEIVED = "shipment_not_received", "Shipment not received"
     DELIVERY_DEAD = "delivery_dead", "Sync failed (dead letter)"
     SUPPLY_RISK = "supply_risk", "Supply risk"
+    ERP_MANUAL_CHANGE = "erp_manual_change", "Change to make in the ERP"
 
 
 class Severity(models.IntegerChoices):

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Rule] = {
     CaseType.SHIPMENT_NOT_RECEIVED: Rule(True, Severity.HIGH, 24, Decimal(0), 2),
     CaseType.DELIVERY_DEAD: Rule(True, Severity.CRITICAL, 4, Decimal(0), 0),
     CaseType.SUPPLY_RISK: Rule(True, Severity.HIGH, 8, Decimal(0), 0),
+    CaseType.ERP_MANUAL_CHANGE: Rule(True, Severity.MEDIUM, 24, Decimal(0), 0),
 }
 
 # What each rule checks and what its threshold and grace days mean (shown in the admin and the docs).
@@ -55,6 +56,8 @@ DESCRIPTIONS: dict[str, str] = {
     "per connector, listing them.",
     CaseType.SUPPLY_RISK: "The projected balance of an item at a site falls below safety stock or zero because of "
     "a change. Threshold: the shortfall, in units, below which no case opens.",
+    CaseType.ERP_MANUAL_CHANGE: "A quantity or price change (or an approved rejection) took effect in the portal on a "
+    "PO that an ERP holds and that cannot take it on a confirmed order (Tryton): the buyer makes it there by hand.",
 }
 
 FIELDS = ("is_enabled", "severity", "sla_hours", "threshold", "grace_days")

@@ -15,6 +15,7 @@ match a case resolved by a person is not raised again.
 
 from exceptions.rules.base import Outcome, Rules, apply_outcomes
 from exceptions.rules.deliveries import connector_outcome
+from exceptions.rules.erp import on_line_change, on_revision
 from exceptions.rules.orders import ack_outcomes, line_outcomes, on_po_event, po_check
 from exceptions.rules.shipments import notice_check, on_notice_event
 from exceptions.rules.sweep import SWEEPS, rules_sweep
@@ -28,8 +29,10 @@ __all__ = [
     "connector_outcome",
     "line_outcomes",
     "notice_check",
+    "on_line_change",
     "on_notice_event",
     "on_po_event",
+    "on_revision",
     "po_check",
     "rules_sweep",
 ]
