@@ -142,6 +142,11 @@ app.conf.update(
             "task": "suppliers.tasks.clear_expired_sessions",
             "schedule": crontab(hour=3, minute=17),
         },
+        # Compliance documents: reminders 30 and 7 days before expiry, and cases for expired ones.
+        "sweep-compliance-documents": {
+            "task": "suppliers.tasks.sweep_compliance_documents",
+            "schedule": crontab(hour=6, minute=5),
+        },
         "prune-idempotency-records": {
             "task": "suppliers.tasks.prune_idempotency_records",
             "schedule": timedelta(hours=1),

@@ -33,6 +33,7 @@ class CaseType(models.TextChoices):
     DELIVERY_DEAD = "delivery_dead", "Sync failed (dead letter)"
     SUPPLY_RISK = "supply_risk", "Supply risk"
     ERP_MANUAL_CHANGE = "erp_manual_change", "Change to make in the ERP"
+    COMPLIANCE_EXPIRED = "compliance_expired", "Compliance document expired"
 
 
 class Severity(models.IntegerChoices):

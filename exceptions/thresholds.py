@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Rule] = {
     CaseType.DELIVERY_DEAD: Rule(True, Severity.CRITICAL, 4, Decimal(0), 0),
     CaseType.SUPPLY_RISK: Rule(True, Severity.HIGH, 8, Decimal(0), 0),
     CaseType.ERP_MANUAL_CHANGE: Rule(True, Severity.MEDIUM, 24, Decimal(0), 0),
+    CaseType.COMPLIANCE_EXPIRED: Rule(True, Severity.HIGH, 72, Decimal(0), 0),
 }
 
 # What each rule checks and what its threshold and grace days mean (shown in the admin and the docs).
@@ -58,6 +59,8 @@ DESCRIPTIONS: dict[str, str] = {
     "a change. Threshold: the shortfall, in units, below which no case opens.",
     CaseType.ERP_MANUAL_CHANGE: "A quantity or price change (or an approved rejection) took effect in the portal on a "
     "PO that an ERP holds and that cannot take it on a confirmed order (Tryton): the buyer makes it there by hand.",
+    CaseType.COMPLIANCE_EXPIRED: "A supplier's required compliance document (a certificate, a declaration) expired "
+    "and no valid approved replacement is on file; the case clears itself once one is approved.",
 }
 
 FIELDS = ("is_enabled", "severity", "sla_hours", "threshold", "grace_days")

@@ -4,7 +4,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from suppliers import services
-from suppliers.models import ApiKey, NotificationOptOut, Supplier, SupplierItem, SupplierMembership, User
+from suppliers.models import (
+    ApiKey,
+    ComplianceDocument,
+    ComplianceDocumentType,
+    NotificationOptOut,
+    Supplier,
+    SupplierItem,
+    SupplierMembership,
+    User,
+)
 
 
 class MembershipInline(admin.TabularInline[SupplierMembership, Supplier]):
@@ -120,3 +129,48 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         by = request.user if isinstance(request.user, User) else None
         revoked = sum(services.api_key_revoke(key=key, by=by) for key in queryset)
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+@admin.register(ComplianceDocumentType)
+class ComplianceDocumentTypeAdmin(admin.ModelAdmin[ComplianceDocumentType]):
+    list_display = ["name", "is_required", "is_active"]
+    list_filter = ["is_required", "is_active"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: ComplianceDocumentType | None = None) -> bool:
+        # Types with documents are kept (the documents point at them); make them inactive instead.
+        return obj is None or not obj.documents.exists()
+
+
+@admin.register(ComplianceDocument)
+class ComplianceDocumentAdmin(admin.ModelAdmin[ComplianceDocument]):
+    """Read-only: uploads and reviews go through the portal's pages, which check the files and roles."""
+
+    list_display = ["supplier", "document_type", "valid_from", "valid_to", "status", "uploaded_at"]
+    list_filter = ["status", "document_type"]
+    search_fields = ["supplier__code", "filename"]
+    list_select_related = ["supplier", "document_type"]
+    # The stored file's random name stays out: files are downloaded only through the portal's authorised view.
+    fields = readonly_fields = (
+        "supplier",
+        "document_type",
+        "filename",
+        "content_type",
+        "size",
+        "valid_from",
+        "valid_to",
+        "status",
+        "uploaded_by",
+        "uploaded_at",
+        "reviewed_by",
+        "reviewed_at",
+        "rejection_reason",
+        "reminded_30_at",
+        "reminded_7_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ComplianceDocument | None = None) -> bool:
+        return False

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -433,3 +435,90 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.get_state_display()})"
+
+
+class ComplianceDocumentType(models.Model):
+    """A kind of document buyers ask suppliers for (an ISO 9001 certificate, an insurance certificate)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_required = models.BooleanField(
+        "required", default=False, help_text="Every supplier must hold a valid approved one; expiry opens a case."
+    )
+    is_active = models.BooleanField("active", default=True, help_text="Inactive types take no new uploads.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "compliance document type"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def compliance_upload_to(instance: ComplianceDocument, filename: str) -> str:
+    """A random name: nothing the user typed reaches the file system."""
+    extension = COMPLIANCE_EXTENSIONS.get(instance.content_type, ".bin")
+    return f"compliance/{uuid.uuid4().hex}{extension}"
+
+
+# The only content types we store, each with the extension its stored file gets.
+COMPLIANCE_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+
+
+class ComplianceDocumentQuerySet(models.QuerySet["ComplianceDocument"]):
+    def visible_to(self, user: User | AnonymousUser) -> ComplianceDocumentQuerySet:
+        if is_buyer(user):
+            return self.all()
+        return self.filter(supplier_id__in=SupplierMembership.objects.supplier_ids_of(user))
+
+    def valid_on(self, day: date) -> ComplianceDocumentQuerySet:
+        """Approved and in force on ``day``."""
+        return self.filter(status=ComplianceDocument.Status.APPROVED, valid_from__lte=day, valid_to__gte=day)
+
+
+class ComplianceDocument(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="compliance_documents")
+    document_type = models.ForeignKey(ComplianceDocumentType, on_delete=models.PROTECT, related_name="documents")
+    file = models.FileField(upload_to=compliance_upload_to, max_length=200)
+    # The name the supplier's file had, cleaned: shown and offered on download, never used as a path.
+    filename = models.CharField(max_length=150)
+    content_type = models.CharField(max_length=40, choices=[(t, t) for t in COMPLIANCE_EXTENSIONS])
+    size = models.PositiveIntegerField()
+    valid_from = models.DateField()
+    valid_to = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    # When each expiry reminder went out: each is sent once.
+    reminded_30_at = models.DateTimeField(null=True, blank=True)
+    reminded_7_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ComplianceDocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [
+            # The buyers' review queue: pending documents, oldest first, paged by keyset.
+            models.Index(fields=["status", "uploaded_at", "id"], name="compliance_review_idx"),
+            models.Index(fields=["supplier", "document_type", "valid_to"], name="compliance_supplier_type_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_to__gt=models.F("valid_from")), name="compliance_valid_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier.code} {self.document_type.name} ({self.valid_from} to {self.valid_to})"

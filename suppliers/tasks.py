@@ -36,3 +36,12 @@ def prune_idempotency_records() -> int:
     """Delete idempotency records past their 24 hours (a request reusing a key also clears its own)."""
     deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+@shared_task
+def sweep_compliance_documents() -> None:
+    """Daily from beat: expiry reminders (each sent once) and expired-document cases (raised and cleared by key)."""
+    # Imported here: suppliers.services imports this module, and compliance imports suppliers.services.
+    from suppliers.compliance import compliance_daily
+
+    compliance_daily()

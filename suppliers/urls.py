@@ -1,6 +1,6 @@
 from django.urls import path
 
-from suppliers import views
+from suppliers import views, views_compliance, views_scorecards
 
 app_name = "suppliers"
 
@@ -11,4 +11,16 @@ urlpatterns = [
     path("settings/api-keys/", views.api_key_list, name="api-key-list"),
     path("settings/api-keys/new/", views.api_key_create, name="api-key-create"),
     path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    # Compliance documents
+    path("compliance/", views_compliance.compliance_overview, name="compliance-overview"),
+    path("compliance/upload/", views_compliance.compliance_upload, name="compliance-upload"),
+    path("compliance/review/", views_compliance.compliance_queue, name="compliance-queue"),
+    path("compliance/suppliers/<str:code>/", views_compliance.compliance_supplier, name="compliance-supplier"),
+    path("compliance/documents/<int:pk>/", views_compliance.compliance_document, name="compliance-document"),
+    path("compliance/documents/<int:pk>/download/", views_compliance.compliance_download, name="compliance-download"),
+    path("compliance/documents/<int:pk>/review/", views_compliance.compliance_review, name="compliance-review"),
+    # Scorecards
+    path("scorecards/", views_scorecards.scorecard_list, name="scorecard-list"),
+    path("scorecards/<str:code>/", views_scorecards.scorecard_detail, name="scorecard-detail"),
+    path("scorecards/<str:code>/export.csv", views_scorecards.scorecard_export, name="scorecard-export"),
 ]

@@ -6,11 +6,13 @@ with an argument this file does not know fails the test until a sample value
 is added to SAMPLES, so no route escapes the matrix.
 """
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -22,7 +24,8 @@ from purchasing.documents.intake import document_receive
 from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
-from suppliers.models import ApiScope
+from suppliers.compliance import compliance_document_upload
+from suppliers.models import ApiScope, ComplianceDocumentType
 from suppliers.services import api_key_create
 from tests.factories import ExceptionCaseFactory
 
@@ -33,7 +36,7 @@ EXCEPTION_CASE_ROUTES = [
     f"case-{verb}" for verb in ("detail", "claim", "assign", "comment", "snooze", "resolve", "replay", "contact")
 ]
 # URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
-SAMPLES = ("number", "pk", "name", "site", "sku")
+SAMPLES = ("number", "pk", "name", "site", "sku", "code")
 # Routes whose argument names a different kind of object than the default sample.
 SAMPLE_OF_ROUTE = {
     "monitor:delivery-replay": {"pk": "delivery"},
@@ -48,6 +51,7 @@ SAMPLE_OF_ROUTE = {
     "api:webhook-detail": {"pk": "webhook"},
     "api:webhook-delivery-list": {"pk": "webhook"},
     **{f"exceptions:{name}": {"pk": "case"} for name in EXCEPTION_CASE_ROUTES},
+    **{f"suppliers:compliance-{verb}": {"pk": "compliance_document"} for verb in ("document", "download", "review")},
 }
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
@@ -58,6 +62,8 @@ BUYER_ONLY = {
     "purchasing:proposal-decide",
     "purchasing:proposal-list",
     "suppliers:buyer-home",
+    "suppliers:compliance-queue",
+    "suppliers:compliance-review",
     # The exceptions queue, supply projections and KPIs are the distributor's, even about a supplier's own PO.
     "exceptions:case-list",
     "exceptions:case-bulk",
@@ -135,10 +141,19 @@ def test_the_walk_finds_the_portals_routes():
 
 
 @pytest.fixture
-def acme(po, shippable_po, supplier_user) -> dict[str, str]:
+def acme(po, shippable_po, supplier_user, settings, tmp_path) -> dict[str, str]:
     """One of each of ACME's objects that a URL can name: its PO, a proposal on it, a delivery of its events,
-    a shipment notice with a package, a document it sent and our reply, an exception case about its PO, and
-    the item and site of a PO line (a supply projection)."""
+    a shipment notice with a package, a document it sent and our reply, an exception case about its PO,
+    the item and site of a PO line (a supply projection), its code (a scorecard) and a compliance document."""
+    settings.MEDIA_ROOT = tmp_path
+    compliance = compliance_document_upload(
+        supplier=po.supplier,
+        document_type=ComplianceDocumentType.objects.create(name="ISO 9001", is_required=True),
+        file=SimpleUploadedFile("iso.pdf", b"%PDF-1.7 certificate"),
+        valid_from=timezone.localdate(),
+        valid_to=timezone.localdate() + dt.timedelta(days=365),
+        by=supplier_user,
+    )
     erp = Connector.objects.create(name="erp", kind="webhook", config={"url": "http://127.0.0.1:9/erp"})
     Subscription.objects.create(connector=erp, event_type="supplyline.po.*")
     ack = services.acknowledgement_submit(
@@ -179,6 +194,8 @@ def acme(po, shippable_po, supplier_user) -> dict[str, str]:
     )
     return {
         "number": po.number,
+        "code": po.supplier.code,
+        "compliance_document": str(compliance.pk),
         "pk": str(ack.lines.get(action="reject").pk),
         "name": erp.name,
         "delivery": str(dead.pk),
