@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 django_stubs_ext.monkeypatch()
 
@@ -119,6 +120,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -136,6 +138,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "suppliers.context_processors.portal",
             ],
         },
@@ -218,6 +221,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production serves `collectstatic` output through WhiteNoise; development and
 # tests serve straight from the app and project folders.
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))) if PRODUCTION else None
+# Uploaded files (compliance documents): outside the static files and never served by URL; they are
+# read only through the views that check who may download them.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+SUPPLYLINE_COMPLIANCE_MAX_BYTES = env_int("SUPPLYLINE_COMPLIANCE_MAX_BYTES", 10 * 1024 * 1024)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
@@ -266,6 +273,20 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# The same strict policy in every environment, so a page that breaks under it breaks in
+# development and in the tests first (docs/security.md). Scripts and <style> blocks run only
+# from our own origin or with the per-request nonce ({{ csp_nonce }}); nothing inline otherwise.
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],  # icons inlined in CSS, e.g. Swagger UI's
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- Django REST framework --------------------------------------------------
 REST_FRAMEWORK = {
