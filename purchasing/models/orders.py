@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -362,6 +362,16 @@ class Channel(models.TextChoices):
     SYSTEM = "system", "Supplyline"
 
 
+class AcknowledgementQuerySet(models.QuerySet["Acknowledgement"]):
+    def with_touchless(self) -> AcknowledgementQuerySet:
+        """Only acknowledgements with lines, each marked ``touchless``: every line applied with no person
+        (the KPIs' and the scorecards' touchless rate)."""
+        lines = AcknowledgementLine.objects.filter(acknowledgement=OuterRef("pk"))
+        return self.filter(Exists(lines)).annotate(
+            touchless=~Exists(lines.exclude(outcome=AcknowledgementLine.Outcome.APPLIED))
+        )
+
+
 class Acknowledgement(models.Model):
     """A supplier's answer to one revision of a PO: one AcknowledgementLine per line answered."""
 
@@ -373,6 +383,8 @@ class Acknowledgement(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     note = models.TextField(blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AcknowledgementQuerySet.as_manager()
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
