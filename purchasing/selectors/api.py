@@ -7,8 +7,6 @@ from django.http import Http404
 
 from planning_sync.models import OutboxEvent
 from purchasing.models import (
-    Acknowledgement,
-    AcknowledgementLine,
     InboundDocument,
     OutboundDocument,
     PurchaseOrder,
@@ -69,12 +67,6 @@ def api_acknowledgeable_po_get(*, supplier: Supplier, number: str) -> PurchaseOr
         return PurchaseOrder.objects.get(supplier=supplier, number=number)
     except PurchaseOrder.DoesNotExist:
         raise Http404("No such purchase order.") from None
-
-
-def api_acknowledgement_get(*, po: PurchaseOrder, pk: int) -> Acknowledgement:
-    """An acknowledgement of the PO with its answers, their lines and reason codes joined in."""
-    answers = AcknowledgementLine.objects.select_related("line", "reason_code").order_by("line__line_number")
-    return po.acknowledgements.prefetch_related(Prefetch("lines", queryset=answers)).get(pk=pk)
 
 
 def api_shipment_notice_list(*, supplier: Supplier) -> QuerySet[ShipmentNotice]:

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from django.db.models import Prefetch
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from planning_sync.models import Connector
-from purchasing import selectors
-from purchasing.models import Acknowledgement, LineStatus, PurchaseOrder, ReasonCode
+from purchasing.models import Acknowledgement, AcknowledgementLine, LineStatus, PurchaseOrder, ReasonCode
 from purchasing.serializers import AcknowledgementOutput
 from suppliers.services import api_key_create
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, ScheduleLineFactory
@@ -76,7 +76,9 @@ def test_the_response_is_the_acknowledgement_as_stored(acme, po):
     response = acme.post(URL.format("PO-100001"), answer, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    ack = selectors.api_acknowledgement_get(po=po, pk=body["id"])
+    # A fresh read of what was stored, answers in line order: what the response must equal.
+    answers = AcknowledgementLine.objects.select_related("line", "reason_code").order_by("line__line_number")
+    ack = po.acknowledgements.prefetch_related(Prefetch("lines", queryset=answers)).get(pk=body["id"])
     po.refresh_from_db()
     stored = {
         "id": ack.pk,
