@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "rest_framework",
     "django_filters",
     "django_htmx",
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "suppliers.mfa.MfaEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -203,12 +205,31 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Failed sign-ins (passwords and MFA codes alike) are counted per client address, and per address
+# and account together (suppliers/adapters.py, suppliers/mfa.py): a client that keeps failing is
+# locked out, the account's owner elsewhere is not. The counters live in the shared cache (Redis).
+# docs/security.md explains the design and its limits.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Supplyline] "
+# The client address for those limits: REMOTE_ADDR, or the address this many proxies back in
+# X-Forwarded-For. Production sits behind one proxy (see SECURE_PROXY_SSL_HEADER); without this every
+# client would share the proxy's address and one attacker would lock out everybody.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0)
+
+# Multi-factor authentication (allauth.mfa): an authenticator app (TOTP) with recovery codes.
+# Buyers and supplier admins must enrol before they can use the portal (suppliers.mfa).
+SUPPLYLINE_MFA_REQUIRED = env_bool("SUPPLYLINE_MFA_REQUIRED", default=True)
+MFA_ADAPTER = "suppliers.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Supplyline"
+MFA_FORMS = {
+    "authenticate": "suppliers.mfa.AuthenticateForm",
+    "reauthenticate": "suppliers.mfa.ReauthenticateForm",
+}
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"

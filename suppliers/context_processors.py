@@ -14,6 +14,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     buyer = is_buyer(user)
     return {
         "is_buyer": buyer,
+        # Set by suppliers.mfa.MfaEnrolmentMiddleware: the navigation waits until the user has enrolled.
+        "mfa_enrolment_due": getattr(request, "mfa_enrolment_due", False),
         # A lazy queryset: evaluated only by pages that show it.
         "user_suppliers": Supplier.objects.none() if buyer else Supplier.objects.visible_to(user).only("code", "name"),
         # Lazy too: only the navigation bar asks, once per page.

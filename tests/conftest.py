@@ -37,6 +37,15 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _mfa_not_required(settings):
+    """Most tests sign buyers and supplier admins in with force_login and no second factor.
+
+    The tests of MFA itself turn the requirement back on (tests/suppliers/test_mfa.py).
+    """
+    settings.SUPPLYLINE_MFA_REQUIRED = False
+
+
 @pytest.fixture
 def portal_defaults(settings):
     """The portal defaults the tests reason about, whatever the environment says."""
