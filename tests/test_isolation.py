@@ -28,6 +28,7 @@ from suppliers.compliance import compliance_document_upload
 from suppliers.models import ApiScope, ComplianceDocumentType
 from suppliers.services import api_key_create
 from tests.factories import ExceptionCaseFactory
+from tests.totp import enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +76,9 @@ BUYER_ONLY = {
 STAFF_NAMESPACES = {"monitor"}
 # Machine endpoints (ERP and planning feeds) take a connector's bearer token, never a session.
 MACHINE_NAMESPACES = {"planning_sync"}
-# Pages that act only on the signed-in user's own account (allauth), or hold no tenant data.
-ACCOUNT_PAGE_PREFIX = "account_"
+# Pages that act only on the signed-in user's own account (allauth, and allauth.mfa's two-factor pages),
+# or hold no tenant data.
+ACCOUNT_PAGE_PREFIXES = ("account_", "mfa_")
 PUBLIC = {"healthz", "api-schema", "api-docs", "api-redoc"}
 # The supplier API takes an API key, never a session: its own matrix is at the end of this module.
 API_NAMESPACE = "api"
@@ -115,7 +117,7 @@ def _routes(kind: str) -> list[Route]:
     def classify(route: Route) -> str:
         if route.namespace.split(":")[0] == ADMIN_NAMESPACE:
             return "admin"
-        if route.name in PUBLIC or (route.name or "").startswith(ACCOUNT_PAGE_PREFIX):
+        if route.name in PUBLIC or (route.name or "").startswith(ACCOUNT_PAGE_PREFIXES):
             return "account"
         if route.qualified_name in NO_TENANT_DATA:
             return "shared"
@@ -268,6 +270,22 @@ def test_account_pages_show_nothing_of_another_supplier(route, po, bob_client):
     assert response.status_code < 500
     assert po.number.encode() not in response.content
     assert po.supplier.name.encode() not in response.content
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in _routes("account") if (r.name or "").startswith("mfa_")], ids=lambda r: r.qualified_name
+)
+@pytest.mark.parametrize("required", [True, False], ids=["mfa-required", "mfa-optional"])
+def test_two_factor_pages_show_nothing_of_another_users_authenticators(
+    route, required, supplier_user, bob_client, settings
+):
+    settings.SUPPLYLINE_MFA_REQUIRED = required
+    secret, codes = enrol(supplier_user)
+    response = bob_client.get(reverse(route.qualified_name))
+    assert response.status_code < 500
+    assert secret.encode() not in response.content
+    assert not any(code.encode() in response.content for code in codes)
+    assert supplier_user.email.encode() not in response.content
 
 
 @pytest.mark.parametrize("route", _routes("machine"), ids=lambda r: r.qualified_name)

@@ -13,7 +13,8 @@ def totp_code(secret: str) -> str:
     """The current code; near the end of a period, waits for the next so the code is still valid on arrival."""
     if PERIOD - time.time() % PERIOD < 2:
         time.sleep(PERIOD - time.time() % PERIOD + 0.1)
-    return format_hotp_value(hotp_value(secret, int(time.time()) // PERIOD))
+    code: str = format_hotp_value(hotp_value(secret, int(time.time()) // PERIOD))
+    return code
 
 
 def enrol(user) -> tuple[str, list[str]]:

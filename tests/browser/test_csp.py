@@ -1,9 +1,11 @@
-"""In Chromium, the portal's pages and the API docs run under the Content-Security-Policy without a violation."""
+"""In Chromium, the portal's pages (two-factor ones too) and the API docs run under the Content-Security-Policy
+without a violation."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from exceptions.models import CaseType
@@ -17,6 +19,7 @@ from tests.factories import (
     SupplierMembershipFactory,
     UserFactory,
 )
+from tests.totp import totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -107,6 +110,30 @@ def test_supplier_pages_run_without_a_policy_violation(browser, live_server, wor
     supplier.sign_in(live_server, "alex@example.com")
     supplier.visit(f"{live_server.url}/pos/")
     supplier.visit(f"{live_server.url}/pos/{po.number}/")
+
+
+def test_the_two_factor_pages_run_without_a_policy_violation(browser, live_server, world, settings, shots):
+    settings.SUPPLYLINE_MFA_REQUIRED = True
+    buyer = Watched(browser)
+    buyer.sign_in(live_server, "bea@example.com")  # a buyer must enrol: the activation page, QR code and all
+    page = buyer.page
+    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.get_by_label("Authenticator code").fill(totp_code(page.get_by_label("Authenticator secret").input_value()))
+    page.get_by_role("button", name="Activate").click()
+    page.get_by_role("heading", name="Recovery codes").wait_for()
+    buyer.assert_clean()
+    for name in (
+        "mfa_index",
+        "mfa_view_recovery_codes",
+        "mfa_generate_recovery_codes",
+        "mfa_deactivate_totp",
+        "mfa_reauthenticate",
+        "account_reauthenticate",
+    ):
+        buyer.visit(live_server.url + reverse(name))
+        assert page.url == live_server.url + reverse(name)
+    shots(page, "reauthenticate")
 
 
 # Redoc always shows Redocly's logo from their CDN; the policy blocks it (the docs load nothing from
