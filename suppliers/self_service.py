@@ -78,8 +78,16 @@ def may_review_terms(user: User) -> bool:
 # --- Company profile ---------------------------------------------------------------------------------
 
 
+UPPER_CASE_CODES = ("country", "default_currency")
+
+
 def _strip(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: value.strip() if isinstance(value, str) else value for name, value in values.items()}
+    """Text without surrounding blanks; ISO codes in capitals, as people type them either way."""
+    cleaned = {name: value.strip() if isinstance(value, str) else value for name, value in values.items()}
+    for name in UPPER_CASE_CODES:
+        if isinstance(cleaned.get(name), str):
+            cleaned[name] = cleaned[name].upper()
+    return cleaned
 
 
 @transaction.atomic
