@@ -24,8 +24,8 @@ from purchasing.documents.intake import document_receive
 from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
-from suppliers.compliance import compliance_document_upload
 from suppliers import self_service
+from suppliers.compliance import compliance_document_upload
 from suppliers.models import ApiScope, ComplianceDocumentType
 from suppliers.services import api_key_create
 from tests.factories import ExceptionCaseFactory, SupplierItemFactory

@@ -1,4 +1,4 @@
-"""End to end with a real Celery worker: an approved change of item terms reaches the sandbox ERP and planning system."""
+"""End to end with a real Celery worker: approved item terms reach the sandbox ERP and planning system."""
 
 from collections.abc import Iterator
 from decimal import Decimal
