@@ -17,6 +17,7 @@ from planning_sync.connectors.tryton.connector import TrytonConnector
 from planning_sync.envelope import cloudevent
 from planning_sync.event_schemas import validate_event
 from planning_sync.models import Connector, Delivery, OutboxEvent, Subscription
+from purchasing.models import ShipmentNotice
 from suppliers import self_service
 from suppliers.models import (
     NotificationKind,
@@ -29,6 +30,7 @@ from suppliers.models import (
     TermsProposal,
 )
 from tests.factories import SupplierFactory, SupplierItemFactory, SupplierMembershipFactory, UserFactory
+from tests.purchasing.test_shipment_views import CREATE, _form_data
 
 pytestmark = pytest.mark.django_db
 Role = SupplierMembership.Role
@@ -497,3 +499,37 @@ def test_the_profile_list_costs_the_same_queries_for_many_suppliers(buyer_client
     few = _queries(buyer_client, url)
     SupplierFactory.create_batch(30)
     assert _queries(buyer_client, url) == few
+
+
+# --- a saved address on a shipment notice ----------------------------------------------------------------
+
+
+def test_a_notice_ships_from_the_saved_default_address(alice_client, supplier, supplier_user, shippable_po):
+    leeds = self_service.ship_from_address_create(supplier=supplier, by=supplier_user, values=ADDRESS)
+    york = self_service.ship_from_address_create(
+        supplier=supplier, by=supplier_user, values=ADDRESS | {"label": "York"}
+    )
+    page = alice_client.get(CREATE + f"?supplier={supplier.code}&site={shippable_po.site.code}")
+    header = page.context["form"].header
+    assert header["ship_from_address"].value() == str(leeds.pk)  # the default comes preselected
+    data = _form_data(shippable_po, lines={10: {"quantity": "5"}}, ship_from="typed, and replaced")
+    assert alice_client.post(CREATE, data | {"ship_from_address": str(york.pk)}).status_code == 302
+    notice = ShipmentNotice.objects.get()
+    assert notice.ship_from == york.as_text()
+
+
+def test_without_a_saved_address_the_typed_one_ships(alice_client, supplier, supplier_user, shippable_po):
+    self_service.ship_from_address_create(supplier=supplier, by=supplier_user, values=ADDRESS)
+    data = _form_data(shippable_po, lines={10: {"quantity": "5"}}, ship_from="Dock 4, Leeds")
+    assert alice_client.post(CREATE, data | {"ship_from_address": ""}).status_code == 302
+    assert ShipmentNotice.objects.get().ship_from == "Dock 4, Leeds"
+
+
+def test_another_suppliers_address_cannot_be_picked(alice_client, supplier, other_supplier, shippable_po):
+    bolt = self_service.ship_from_address_create(supplier=other_supplier, by=None, values=ADDRESS)
+    self_service.ship_from_address_create(supplier=supplier, by=None, values=ADDRESS | {"label": "Own"})
+    data = _form_data(shippable_po, lines={10: {"quantity": "5"}}) | {"ship_from_address": str(bolt.pk)}
+    response = alice_client.post(CREATE, data)
+    assert response.status_code == 400
+    assert response.context["form"].header.errors["ship_from_address"]
+    assert not ShipmentNotice.objects.exists()
