@@ -21,6 +21,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from exceptions.models import CaseType
+from exceptions.services import case_clear
 from planning_sync.outbox import record_event
 from suppliers.models import (
     NOTIFIED_ROLES,
@@ -286,6 +288,11 @@ def terms_propose(
     return proposal
 
 
+def terms_case_key(supplier_code: str, proposal_pk: int) -> str:
+    """The dedupe key of the exceptions rule "item terms awaiting review" (exceptions.rules.sweep)."""
+    return f"{CaseType.TERMS_PROPOSAL_OVERDUE}:{supplier_code}:{proposal_pk}"
+
+
 def _terms_json(lead_time_days: int, moq: Decimal) -> dict[str, Any]:
     return {"lead_time_days": lead_time_days, "minimum_order_quantity": str(moq)}
 
@@ -312,6 +319,8 @@ def terms_decide(*, proposal: TermsProposal, by: User, approve: bool, reason: st
     if approve:
         _apply_terms(proposal, item, by=by)
     proposal.supplier_item = item
+    # The sweep's "item terms awaiting review" case, if it opened one, is settled by this decision.
+    case_clear(terms_case_key(item.supplier.code, proposal.pk), note="The buyer decided on the proposed terms.")
     _notify_decision(proposal)
     return proposal
 

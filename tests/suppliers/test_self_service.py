@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from exceptions.handlers import dispatch
+from exceptions.models import CaseStatus, CaseType, ExceptionCase
+from exceptions.rules.sweep import sweep_terms_proposal_overdue
 from planning_sync.connectors.tryton.connector import TrytonConnector
 from planning_sync.envelope import cloudevent
 from planning_sync.event_schemas import validate_event
@@ -533,3 +535,27 @@ def test_another_suppliers_address_cannot_be_picked(alice_client, supplier, othe
     assert response.status_code == 400
     assert response.context["form"].header.errors["ship_from_address"]
     assert not ShipmentNotice.objects.exists()
+
+
+# --- the exceptions rule: item terms awaiting review -----------------------------------------------------
+
+
+def test_terms_waiting_too_long_open_a_case_that_the_decision_clears(item, supplier_user, buyer):
+    proposal = propose(item, supplier_user)
+    sweep_terms_proposal_overdue(timezone.now() + dt.timedelta(hours=47))
+    assert not ExceptionCase.objects.exists()
+    assert sweep_terms_proposal_overdue(timezone.now() + dt.timedelta(hours=49)) == (1, 0)
+    case = ExceptionCase.objects.get()
+    assert (case.type, case.supplier, case.assignee) == (CaseType.TERMS_PROPOSAL_OVERDUE, item.supplier, buyer)
+    assert case.dedupe_key == f"terms_proposal_overdue:ACME:{proposal.pk}"
+    self_service.terms_decide(proposal=proposal, by=buyer, approve=True)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.RESOLVED
+
+
+def test_the_sweep_clears_a_case_whose_proposal_was_decided_elsewhere(item, supplier_user, buyer):
+    proposal = propose(item, supplier_user)
+    sweep_terms_proposal_overdue(timezone.now() + dt.timedelta(hours=49))
+    TermsProposal.objects.filter(pk=proposal.pk).update(status=TermsProposal.Status.REJECTED)
+    assert sweep_terms_proposal_overdue(timezone.now() + dt.timedelta(hours=50)) == (0, 1)
+    assert ExceptionCase.objects.get().status == CaseStatus.RESOLVED
