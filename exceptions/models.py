@@ -34,6 +34,7 @@ class CaseType(models.TextChoices):
     SUPPLY_RISK = "supply_risk", "Supply risk"
     ERP_MANUAL_CHANGE = "erp_manual_change", "Change to make in the ERP"
     COMPLIANCE_EXPIRED = "compliance_expired", "Compliance document expired"
+    TERMS_PROPOSAL_OVERDUE = "terms_proposal_overdue", "Item terms awaiting review"
 
 
 class Severity(models.IntegerChoices):

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Rule] = {
     CaseType.SUPPLY_RISK: Rule(True, Severity.HIGH, 8, Decimal(0), 0),
     CaseType.ERP_MANUAL_CHANGE: Rule(True, Severity.MEDIUM, 24, Decimal(0), 0),
     CaseType.COMPLIANCE_EXPIRED: Rule(True, Severity.HIGH, 72, Decimal(0), 0),
+    CaseType.TERMS_PROPOSAL_OVERDUE: Rule(True, Severity.LOW, 48, Decimal(48), 0),
 }
 
 # What each rule checks and what its threshold and grace days mean (shown in the admin and the docs).
@@ -61,6 +62,8 @@ DESCRIPTIONS: dict[str, str] = {
     "PO that an ERP holds and that cannot take it on a confirmed order (Tryton): the buyer makes it there by hand.",
     CaseType.COMPLIANCE_EXPIRED: "A supplier's required compliance document (a certificate, a declaration) expired "
     "and no valid approved replacement is on file; the case clears itself once one is approved.",
+    CaseType.TERMS_PROPOSAL_OVERDUE: "A supplier's proposed lead time or minimum order quantity for an item has waited "
+    "for a buyer's decision longer than the threshold, in hours.",
 }
 
 FIELDS = ("is_enabled", "severity", "sla_hours", "threshold", "grace_days")

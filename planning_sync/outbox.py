@@ -118,6 +118,10 @@ def _subject_key(subject: models.Model) -> tuple[str, str, str]:
         # Stock and demand events: one item's events keep their order, keyed by the SKU receivers know.
         sku = str(subject.sku)  # type: ignore[attr-defined]
         return "item", sku, f"item:{sku}"
+    if label == "supplieritem":
+        # One supplier's terms for one item: receivers know it by the supplier's code and our SKU.
+        key = f"{subject.supplier.code}/{subject.item.sku}"  # type: ignore[attr-defined]
+        return "supplier_item", key, f"supplier_item:{subject.pk}"
     if label == "exceptioncase":
         return "exception_case", str(subject.pk), f"exception_case:{subject.pk}"
     return label, str(subject.pk), f"{label}:{subject.pk}"

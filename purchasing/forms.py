@@ -16,6 +16,7 @@ from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLin
 from purchasing.models import AcknowledgementLine, PurchaseOrderLine, ReasonCode, ShipmentPackage
 from purchasing.rules import Delivery, LineTerms
 from purchasing.services import LineChange, LineDecision, NewLine
+from suppliers.models import ShipFromAddress
 
 DELIVERY_SLOTS = 5
 ADDITION_SLOTS = 3
@@ -281,10 +282,29 @@ class ShipmentHeaderForm(_NoticePart):
     anchor = "asn-header"
     title = "Shipment"
 
-    def __init__(self, *args: Any, has_number: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, has_number: bool = True, addresses: Sequence[ShipFromAddress] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not has_number:
             del self.fields["number"]
+        self.addresses = {str(address.pk): address for address in addresses}
+        if addresses:
+            self.fields["ship_from_address"] = forms.ChoiceField(
+                required=False,
+                label="Ship from a saved address",
+                choices=[("", "None: type the address below"), *((str(a.pk), a.label) for a in addresses)],
+                help_text="Your addresses from the company profile. A saved address replaces what is typed below.",
+            )
+            others = [name for name in self.fields if name not in ("ship_from_address", "ship_from")]
+            self.order_fields([*others, "ship_from_address", "ship_from"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = self.addresses.get(str(data.get("ship_from_address") or ""))
+        if chosen is not None:
+            data["ship_from"] = chosen.as_text()
+        return data
 
     def clean_carrier_scac(self) -> str:
         return str(self.cleaned_data["carrier_scac"]).upper()
@@ -429,14 +449,21 @@ class ShipmentNoticeForm:
         initial: ShipmentInput,
         has_number: bool = True,
         bound: bool = True,
+        addresses: Sequence[ShipFromAddress] = (),
     ) -> None:
         self.data = data
         self.bound = bound and data is not None
         self.lines_errors: list[str] = []
         self.packages_errors: list[str] = []
         self._positions: dict[str, _NoticePart] = {}
+        header_initial = _header_initial(initial)
+        if not initial.ship_from:
+            # A new notice ships from the supplier's default address unless the supplier picks another.
+            header_initial["ship_from_address"] = next((str(a.pk) for a in addresses if a.is_default), "")
         self.header = ShipmentHeaderForm(
-            **self._source("", _HEADER_FIELDS, _header_initial(initial)), has_number=has_number
+            **self._source("", (*_HEADER_FIELDS, "ship_from_address"), header_initial),
+            has_number=has_number,
+            addresses=addresses,
         )
         self.groups = [self._group(line, remaining[line.pk], initial) for line in lines]
         self.package_rows = self._package_rows(initial)

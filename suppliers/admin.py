@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from suppliers import services
@@ -9,9 +9,12 @@ from suppliers.models import (
     ComplianceDocument,
     ComplianceDocumentType,
     NotificationOptOut,
+    ShipFromAddress,
     Supplier,
+    SupplierContact,
     SupplierItem,
     SupplierMembership,
+    TermsProposal,
     User,
 )
 
@@ -61,6 +64,10 @@ class SupplierAdmin(admin.ModelAdmin[Supplier]):
         (
             "Shipping and EDI",
             {"fields": ("gs1_company_prefix", "sscc_serial", "edi_standard", "edi_qualifier", "edi_id")},
+        ),
+        (
+            "Company profile (kept by the supplier's admins in the portal)",
+            {"fields": Supplier.SUPPLIER_EDITABLE_FIELDS},
         ),
     )
     # The serial moves only when Supplyline numbers a package, under the supplier's row lock.
@@ -174,3 +181,40 @@ class ComplianceDocumentAdmin(admin.ModelAdmin[ComplianceDocument]):
 
     def has_change_permission(self, request: HttpRequest, obj: ComplianceDocument | None = None) -> bool:
         return False
+
+
+class _ReadOnlyAdmin[M: Model](admin.ModelAdmin[M]):
+    """Kept by the supplier (or decided by a buyer) in the portal, whose services hold the rules: staff look."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return False
+
+
+@admin.register(SupplierContact)
+class SupplierContactAdmin(_ReadOnlyAdmin[SupplierContact]):
+    list_display = ["supplier", "name", "function", "email", "phone", "is_primary"]
+    list_filter = ["function", "is_primary"]
+    search_fields = ["supplier__code", "name", "email"]
+    list_select_related = ["supplier"]
+
+
+@admin.register(ShipFromAddress)
+class ShipFromAddressAdmin(_ReadOnlyAdmin[ShipFromAddress]):
+    list_display = ["supplier", "label", "city", "country", "is_default", "is_active"]
+    list_filter = ["is_active", "country"]
+    search_fields = ["supplier__code", "label", "city"]
+    list_select_related = ["supplier"]
+
+
+@admin.register(TermsProposal)
+class TermsProposalAdmin(_ReadOnlyAdmin[TermsProposal]):
+    list_display = ["supplier", "supplier_item", "lead_time_days", "minimum_order_quantity", "effective_date", "status"]
+    list_filter = ["status"]
+    search_fields = ["supplier__code", "supplier_item__supplier_part_number", "supplier_item__item__sku"]
+    list_select_related = ["supplier", "supplier_item__supplier"]

@@ -109,6 +109,16 @@ supplier_code_validator = RegexValidator(
 )
 
 
+tax_id_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9 ./-]{1,29}$", "Use 2 to 30 letters, digits, spaces, dots, slashes or hyphens."
+)
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 ()./-]{4,28}[0-9]$", "Give a phone number of digits, spaces and ( ) . / -, e.g. +1 312 555 0100."
+)
+country_validator = RegexValidator(r"^[A-Z]{2}$", "Use the two capital letters of the ISO 3166 code, e.g. US.")
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use the three capital letters of the ISO 4217 code, e.g. USD.")
+
+
 class SupplierQuerySet(models.QuerySet["Supplier"]):
     def visible_to(self, user: User | AnonymousUser) -> SupplierQuerySet:
         if is_buyer(user):
@@ -190,10 +200,47 @@ class Supplier(models.Model):
         blank=True,
         help_text="The sender id of this supplier's interchanges (X12 ISA06, EDIFACT UNB); empty: any.",
     )
+    # The company profile: kept by the supplier's admins (SUPPLIER_EDITABLE_FIELDS), read by buyers.
+    legal_name = models.CharField(max_length=200, blank=True, help_text="The registered company name.")
+    tax_id = models.CharField(
+        "tax or VAT id", max_length=30, blank=True, validators=[tax_id_validator], help_text="e.g. DE123456789."
+    )
+    website = models.URLField(max_length=200, blank=True)
+    phone = models.CharField(max_length=30, blank=True, validators=[phone_validator])
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address, second line", max_length=200, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    country = models.CharField(
+        max_length=2, blank=True, validators=[country_validator], help_text="ISO 3166 code, e.g. US or DE."
+    )
+    default_currency = models.CharField(
+        max_length=3, default="USD", validators=[currency_validator], help_text="ISO 4217 code, e.g. USD or EUR."
+    )
+    po_email = models.EmailField(
+        "e-mail for purchase orders", blank=True, help_text="Where the supplier wants purchase orders sent."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = SupplierQuerySet.as_manager()
+
+    # What a supplier's admins may change; everything else (code, status, tolerances, buyer, EDI) is the distributor's.
+    SUPPLIER_EDITABLE_FIELDS = (
+        "legal_name",
+        "tax_id",
+        "website",
+        "phone",
+        "po_email",
+        "address_line1",
+        "address_line2",
+        "postal_code",
+        "city",
+        "region",
+        "country",
+        "default_currency",
+    )
 
     # Users of a supplier on hold still see and answer its orders; an inactive
     # supplier's users see nothing.
@@ -310,6 +357,7 @@ class NotificationKind(models.TextChoices):
     PO_CHANGED = "po_changed", "Purchase order changed by the buyer"
     PROPOSAL_DECIDED = "proposal_decided", "Buyer decided on a proposal"
     ACK_REMINDER = "ack_reminder", "Acknowledgement due soon or overdue"
+    TERMS_DECIDED = "terms_decided", "Buyer decided on proposed item terms"
 
 
 # Which roles receive which mail; each user may opt out per kind.
@@ -318,6 +366,7 @@ NOTIFIED_ROLES: dict[str, tuple[str, ...]] = {
     NotificationKind.PO_CHANGED: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
     NotificationKind.PROPOSAL_DECIDED: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
     NotificationKind.ACK_REMINDER: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
+    NotificationKind.TERMS_DECIDED: (SupplierMembership.Role.ADMIN, SupplierMembership.Role.ORDER_DESK),
 }
 
 
@@ -522,3 +571,144 @@ class ComplianceDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supplier.code} {self.document_type.name} ({self.valid_from} to {self.valid_to})"
+
+
+# --- Supplier self-service: contacts, ship-from addresses, proposed item terms (docs/self-service.md) -----
+
+
+class ContactFunction(models.TextChoices):
+    SALES = "sales", "Sales"
+    ORDER_DESK = "order_desk", "Order desk"
+    SHIPPING = "shipping", "Shipping"
+    QUALITY = "quality", "Quality"
+    ACCOUNTS_RECEIVABLE = "accounts_receivable", "Accounts receivable"
+
+
+class SupplierContact(models.Model):
+    """A person at the supplier the distributor can reach, by what they do; one primary per function."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=100)
+    function = models.CharField(max_length=20, choices=ContactFunction.choices)
+    email = models.EmailField("e-mail address")
+    phone = models.CharField(max_length=30, blank=True, validators=[phone_validator])
+    is_primary = models.BooleanField("primary", default=False, help_text="The first one to contact for this function.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["function", "-is_primary", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supplier", "function"],
+                condition=models.Q(is_primary=True),
+                name="contact_one_primary_per_function",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_function_display()})"
+
+
+class ShipFromAddress(models.Model):
+    """A place a supplier ships from; one active address is the default, offered first on shipment notices."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="ship_from_addresses")
+    label = models.CharField(max_length=60, help_text="How you call it, e.g. “Leeds warehouse”.")
+    line1 = models.CharField("address", max_length=200)
+    line2 = models.CharField("address, second line", max_length=200, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    country = models.CharField(max_length=2, validators=[country_validator], help_text="ISO 3166 code, e.g. GB.")
+    is_default = models.BooleanField("default", default=False)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_active", "-is_default", "label", "id"]
+        verbose_name = "ship-from address"
+        verbose_name_plural = "ship-from addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supplier"], condition=models.Q(is_default=True), name="ship_from_one_default"
+            ),
+            models.UniqueConstraint(fields=["supplier", "label"], name="ship_from_label_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(is_default=True, is_active=False), name="ship_from_default_is_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def as_text(self) -> str:
+        """The address as a shipment notice and its labels print it (the notice's ``ship_from``)."""
+        place = " ".join(part for part in (self.postal_code, self.city) if part)
+        lines = [self.supplier.name, self.line1, self.line2, place, self.region, self.country]
+        return "\n".join(line for line in lines if line)
+
+
+class TermsProposalQuerySet(models.QuerySet["TermsProposal"]):
+    def visible_to(self, user: User | AnonymousUser) -> TermsProposalQuerySet:
+        if is_buyer(user):
+            return self.all()
+        return self.filter(supplier_id__in=SupplierMembership.objects.supplier_ids_of(user))
+
+    def pending(self) -> TermsProposalQuerySet:
+        return self.filter(status=TermsProposal.Status.PENDING)
+
+
+class TermsProposal(models.Model):
+    """A supplier's proposed lead time and/or minimum order quantity for one of its items, for a buyer to decide."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    supplier_item = models.ForeignKey(SupplierItem, on_delete=models.CASCADE, related_name="terms_proposals")
+    # The item's supplier, kept on the row so the tenant filter and the queue need no join.
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="terms_proposals")
+    lead_time_days = models.PositiveSmallIntegerField("proposed lead time (days)", null=True, blank=True)
+    minimum_order_quantity = models.DecimalField(
+        "proposed minimum order quantity", max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    # The terms when the supplier proposed, so the buyer sees the change and the event its "before".
+    previous_lead_time_days = models.PositiveSmallIntegerField()
+    previous_minimum_order_quantity = models.DecimalField(max_digits=14, decimal_places=3)
+    effective_date = models.DateField()
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    objects = TermsProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            # The buyers' queue: pending proposals, oldest first, paged by keyset on (submitted_at, id).
+            models.Index(fields=["status", "submitted_at", "id"], name="terms_review_idx"),
+        ]
+        constraints = [
+            # At most one open proposal per item: a second is refused (suppliers.self_service.terms_propose).
+            models.UniqueConstraint(
+                fields=["supplier_item"], condition=models.Q(status="pending"), name="terms_one_pending_per_item"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lead_time_days__isnull=False) | models.Q(minimum_order_quantity__isnull=False),
+                name="terms_proposes_something",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier_item} terms from {self.effective_date} ({self.get_status_display()})"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from suppliers import views, views_compliance, views_scorecards
+from suppliers import views_self_service as self_service
 
 app_name = "suppliers"
 
@@ -19,6 +20,24 @@ urlpatterns = [
     path("compliance/documents/<int:pk>/", views_compliance.compliance_document, name="compliance-document"),
     path("compliance/documents/<int:pk>/download/", views_compliance.compliance_download, name="compliance-download"),
     path("compliance/documents/<int:pk>/review/", views_compliance.compliance_review, name="compliance-review"),
+    # Self-service: company profile, contacts, ship-from addresses, item terms (docs/self-service.md)
+    path("profile/", self_service.profile_home, name="profile-home"),
+    path("suppliers/<str:code>/", self_service.profile, name="profile"),
+    path("suppliers/<str:code>/edit/", self_service.profile_edit, name="profile-edit"),
+    path("suppliers/<str:code>/contacts/new/", self_service.contact_create, name="contact-create"),
+    path("suppliers/<str:code>/contacts/<int:pk>/", self_service.contact_edit, name="contact-edit"),
+    path("suppliers/<str:code>/contacts/<int:pk>/delete/", self_service.contact_delete, name="contact-delete"),
+    path("suppliers/<str:code>/addresses/new/", self_service.address_create, name="address-create"),
+    path("suppliers/<str:code>/addresses/<int:pk>/", self_service.address_edit, name="address-edit"),
+    path(
+        "suppliers/<str:code>/addresses/<int:pk>/deactivate/",
+        self_service.address_deactivate,
+        name="address-deactivate",
+    ),
+    path("suppliers/<str:code>/items/", self_service.supplier_items, name="supplier-items"),
+    path("suppliers/<str:code>/items/<int:pk>/terms/", self_service.terms_propose, name="terms-propose"),
+    path("terms-proposals/", self_service.terms_proposal_list, name="terms-proposal-list"),
+    path("terms-proposals/<int:pk>/decide/", self_service.terms_proposal_decide, name="terms-proposal-decide"),
     # Scorecards
     path("scorecards/", views_scorecards.scorecard_list, name="scorecard-list"),
     path("scorecards/<str:code>/", views_scorecards.scorecard_detail, name="scorecard-detail"),

@@ -24,10 +24,11 @@ from purchasing.documents.intake import document_receive
 from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLineInput
 from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
+from suppliers import self_service
 from suppliers.compliance import compliance_document_upload
 from suppliers.models import ApiScope, ComplianceDocumentType
 from suppliers.services import api_key_create
-from tests.factories import ExceptionCaseFactory
+from tests.factories import ExceptionCaseFactory, SupplierItemFactory
 from tests.totp import enrol
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,12 @@ SAMPLE_OF_ROUTE = {
     "api:webhook-delivery-list": {"pk": "webhook"},
     **{f"exceptions:{name}": {"pk": "case"} for name in EXCEPTION_CASE_ROUTES},
     **{f"suppliers:compliance-{verb}": {"pk": "compliance_document"} for verb in ("document", "download", "review")},
+    "suppliers:contact-edit": {"pk": "contact"},
+    "suppliers:contact-delete": {"pk": "contact"},
+    "suppliers:address-edit": {"pk": "ship_from_address"},
+    "suppliers:address-deactivate": {"pk": "ship_from_address"},
+    "suppliers:terms-propose": {"pk": "supplier_item"},
+    "suppliers:terms-proposal-decide": {"pk": "terms_proposal"},
 }
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
@@ -65,6 +72,8 @@ BUYER_ONLY = {
     "suppliers:buyer-home",
     "suppliers:compliance-queue",
     "suppliers:compliance-review",
+    "suppliers:terms-proposal-list",
+    "suppliers:terms-proposal-decide",
     # The exceptions queue, supply projections and KPIs are the distributor's, even about a supplier's own PO.
     "exceptions:case-list",
     "exceptions:case-bulk",
@@ -194,9 +203,31 @@ def acme(po, shippable_po, supplier_user, settings, tmp_path) -> dict[str, str]:
         content=b"ISA",
         control_number="9",
     )
+    contact = self_service.contact_create(
+        supplier=po.supplier,
+        by=supplier_user,
+        values={"name": "Ann Sales", "function": "sales", "email": "ann@acme.example", "is_primary": True},
+    )
+    address = self_service.ship_from_address_create(
+        supplier=po.supplier,
+        by=supplier_user,
+        values={"label": "Leeds", "line1": "1 Dock Road", "city": "Leeds", "country": "GB"},
+    )
+    supplier_item = SupplierItemFactory.create(supplier=po.supplier)
+    terms = self_service.terms_propose(
+        supplier_item=SupplierItemFactory.create(supplier=po.supplier),
+        by=supplier_user,
+        lead_time_days=30,
+        minimum_order_quantity=None,
+        effective_date=timezone.localdate(),
+    )
     return {
         "number": po.number,
         "code": po.supplier.code,
+        "contact": str(contact.pk),
+        "ship_from_address": str(address.pk),
+        "supplier_item": str(supplier_item.pk),
+        "terms_proposal": str(terms.pk),
         "compliance_document": str(compliance.pk),
         "pk": str(ack.lines.get(action="reject").pk),
         "name": erp.name,

@@ -17,9 +17,11 @@ from exceptions.rules.base import BATCH, COMMITTED, PENDING, Outcome, Rules, app
 from exceptions.rules.deliveries import connector_key, connector_outcome, listed, matching, written_off
 from exceptions.rules.orders import ack_outcomes, line_outcomes, lines_of
 from exceptions.rules.shipments import not_received_outcome, notice_key
-from exceptions.services import case_alert, case_clear
+from exceptions.services import Concern, Finding, case_alert, case_clear, cases_clear_except
 from planning_sync.models import Connector, Delivery
 from purchasing.models import PurchaseOrder, PurchaseOrderLine, ShipmentLine, ShipmentNotice, ShipmentStatus
+from suppliers.models import TermsProposal
+from suppliers.self_service import terms_case_key
 
 logger = logging.getLogger("supplyline.exceptions")
 
@@ -181,12 +183,55 @@ def sweep_dead_deliveries(now: dt.datetime) -> tuple[int, int]:
     return len(opened), cleared
 
 
+TERMS_PREFIX = f"{CaseType.TERMS_PROPOSAL_OVERDUE}:"
+
+
+def terms_key(proposal: TermsProposal) -> str:
+    return terms_case_key(proposal.supplier.code, proposal.pk)
+
+
+def terms_outcome(proposal: TermsProposal, rules: Rules, now: dt.datetime) -> Outcome:
+    rule = rules(CaseType.TERMS_PROPOSAL_OVERDUE, proposal.supplier_id, None)
+    name = f"{proposal.supplier.code}'s proposed terms for {proposal.supplier_item.item.sku}"
+    if now < proposal.submitted_at + dt.timedelta(hours=float(rule.threshold)):
+        return f"{name} have waited less than {rule.threshold.normalize():f} hours."
+    return Finding(
+        type=CaseType.TERMS_PROPOSAL_OVERDUE,
+        key=terms_key(proposal),
+        title=f"{proposal.supplier.code} {proposal.supplier_item.item.sku}: item terms awaiting review",
+        summary=f"{name}, sent {proposal.submitted_at.isoformat(timespec='minutes')}, have waited for a buyer's "
+        f"decision longer than {rule.threshold.normalize():f} hours.",
+        concern=Concern(supplier=proposal.supplier_id, item=proposal.supplier_item.item_id),
+        details={"episode": f"terms:{proposal.pk}", "proposal": str(proposal.pk)},
+    )
+
+
+def sweep_terms_proposal_overdue(now: dt.datetime) -> tuple[int, int]:
+    """Item terms pending a buyer too long (terms_review_idx: status, submitted_at); decided ones clear."""
+    rules = Rules()
+    opened: list[ExceptionCase] = []
+    keys: list[str] = []
+    pending = TermsProposal.objects.pending().select_related("supplier", "supplier_item__item")
+    for batch in _batches(pending):
+        keys += [terms_key(p) for p in batch]
+        with transaction.atomic():
+            opened += apply_outcomes({terms_key(p): terms_outcome(p, rules, now) for p in batch})
+    cleared = cases_clear_except(
+        type=CaseType.TERMS_PROPOSAL_OVERDUE,
+        prefix=TERMS_PREFIX,
+        keep=keys,
+        note="The buyer decided on the proposed terms.",
+    )
+    return len(opened), len(cleared)
+
+
 SWEEPS: dict[str, Callable[[dt.datetime], tuple[int, int]]] = {
     CaseType.ACK_OVERDUE: sweep_ack_overdue,
     CaseType.PROPOSAL_OVERDUE: sweep_proposal_overdue,
     CaseType.ASN_LATE: sweep_asn_late,
     CaseType.SHIPMENT_NOT_RECEIVED: sweep_not_received,
     CaseType.DELIVERY_DEAD: sweep_dead_deliveries,
+    CaseType.TERMS_PROPOSAL_OVERDUE: sweep_terms_proposal_overdue,
 }
 
 

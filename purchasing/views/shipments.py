@@ -33,6 +33,7 @@ from purchasing.labels import ContentRow, ShippingLabel, shipping_labels_pdf
 from purchasing.models import Channel, PurchaseOrder, PurchaseOrderLine, ShipmentLine, ShipmentNotice, Site
 from purchasing.selectors import ShipmentContents
 from suppliers.models import Supplier, SupplierMembership, is_buyer
+from suppliers.self_service import ship_from_addresses
 
 # The most open lines the form offers at once: each has four inputs, and Django refuses a post of
 # more than DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) fields. Bigger shipments come as CSV or EDI files.
@@ -243,7 +244,13 @@ def _form_page(
     # "Add package" and "Split" without JavaScript post the form: redraw it with one more row, no errors.
     adding = request.POST.get("add", "")
     form = ShipmentNoticeForm(
-        posted, lines=lines, remaining=remaining, initial=initial, has_number=notice is None, bound=not adding
+        posted,
+        lines=lines,
+        remaining=remaining,
+        initial=initial,
+        has_number=notice is None,
+        bound=not adding,
+        addresses=list(ship_from_addresses(scope.supplier)),
     )
     if adding:
         form.add_row(adding)

@@ -31,8 +31,15 @@ from purchasing.documents.shapes import PackageInput, ShipmentInput, ShipmentLin
 from purchasing.models import AcknowledgementLine, Channel, POStatus, PurchaseOrder, ReasonCode
 from purchasing.rules import Delivery
 from purchasing.services import LineChange, LineDecision, NewLine
+from suppliers import self_service
 from suppliers.models import Supplier, User
-from tests.factories import ItemFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, SiteFactory
+from tests.factories import (
+    ItemFactory,
+    PurchaseOrderFactory,
+    PurchaseOrderLineFactory,
+    SiteFactory,
+    SupplierItemFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -323,6 +330,24 @@ def test_a_supply_risk_the_rules_detect_matches_its_schema(supplier, supplier_us
     validate_event(detected)
     assert detected["data"]["cause"]["type"] == "supplyline.po.acknowledged.v1"
     assert [d["external_id"] for d in detected["data"]["demand_at_risk"]] == ["SO-88123/10"]
+
+
+def test_an_approved_terms_proposal_matches_its_schema(supplier, supplier_user, buyer):
+    """The suppliers app's own event: a buyer approves a supplier's new lead time and minimum."""
+    supplier_item = SupplierItemFactory.create(supplier=supplier, lead_time_days=14)
+    proposal = self_service.terms_propose(
+        supplier_item=supplier_item,
+        by=supplier_user,
+        lead_time_days=35,
+        minimum_order_quantity=Decimal("25.5"),
+        effective_date=timezone.localdate() + dt.timedelta(days=2),
+        note="The mill moved our slot.",
+    )
+    self_service.terms_decide(proposal=proposal, by=buyer, approve=True)
+    [changed] = [cloudevent(e) for e in OutboxEvent.objects.all()]
+    validate_event(changed)
+    assert changed["type"] == "supplyline.supplier_item.terms.changed.v1"
+    assert changed["data"]["after"] == {"lead_time_days": 35, "minimum_order_quantity": "25.500"}
 
 
 # --- every type has a schema, and the schemas are sound ---------------------------------------

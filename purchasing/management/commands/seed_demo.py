@@ -139,12 +139,13 @@ class DemoLoader:
     def make_connectors(self) -> None:
         """The sandbox ERP and planning system (``manage.py run_sandbox``), subscribed like a real deployment."""
         base = settings.SUPPLYLINE_SANDBOX_URL.rstrip("/")
-        erp_events = ["supplyline.po.*", "supplyline.asn.*", "supplyline.receipt.*"]
+        erp_events = ["supplyline.po.*", "supplyline.asn.*", "supplyline.receipt.*", "supplyline.supplier_item.*"]
         planning_events = [
             "supplyline.po.acknowledged.v1",
             "supplyline.po.line.changed.v1",
             "supplyline.asn.*",
             "supplyline.supply.*",
+            "supplyline.supplier_item.*",  # lead times and minimums feed the plan
         ]
         wiring = {
             "erp-sandbox": ("/erp/events", erp_events, ["purchase_orders", "receipts", "inventory"]),
