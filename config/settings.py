@@ -393,6 +393,8 @@ PLANNING_SYNC = {
     "prepared_claim": env_bool("PLANNING_SYNC_PREPARED_CLAIM", True),
 }
 PLANNING_SYNC_SWEEP_S = env_int("PLANNING_SYNC_SWEEP_S", 2)
+# The largest body an inbound feed push may send (413 beyond); 5,000 documents fit with room to spare.
+PLANNING_SYNC_MAX_BODY_BYTES = env_int("PLANNING_SYNC_MAX_BODY_BYTES", 64 * 1024 * 1024)
 # How often connectors with `pull_feeds` are asked for ERP and planning changes.
 PLANNING_SYNC_PULL_S = env_int("PLANNING_SYNC_PULL_S", 60)
 # Where the built-in sandbox ERP and planning system listen (`manage.py run_sandbox`); the demo's

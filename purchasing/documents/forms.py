@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 
+from config.uploads import too_large_message
 from purchasing.documents.intake import detect_format
 from purchasing.models import DocumentFormat, DocumentKind, Site
 from suppliers.models import Supplier
@@ -59,9 +60,8 @@ class DocumentUploadForm(forms.Form):
 
     def clean_file(self) -> UploadedFile[bytes]:
         upload: UploadedFile[bytes] | None = self.cleaned_data.get("file")
-        limit = filesizeformat(self.max_bytes)
         if self.too_large or (upload is not None and (upload.size or 0) > self.max_bytes):
-            raise ValidationError(f"The file is larger than {limit}, the most we take. Split it into several files.")
+            raise ValidationError(f"{too_large_message(self.max_bytes)} Split it into several files.")
         if upload is None:
             raise ValidationError("Choose a file to upload.")
         if not upload.size:
