@@ -94,8 +94,8 @@ def refuse(message: str) -> ValidationError:
     return ValidationError({"file": message})
 
 
-def too_large_message(limit: int) -> str:
-    return f"The file is larger than the limit of {filesizeformat(limit)}."
+def too_large_message(limit: int, noun: str = "file") -> str:
+    return f"The {noun} is larger than the limit of {filesizeformat(limit)}."
 
 
 def check_size(size: int, limit: int) -> None:

@@ -42,6 +42,8 @@ class SizeLimitedMultiPartParser(MultiPartParser):
 class RawBodyParser(BaseParser):
     """The request body as bytes, for a file sent as the body itself; 413 past the limit, read no further."""
 
+    noun = "file"
+
     def parse(  # type: ignore[override]  # request.data is the bytes themselves
         self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Any = None
     ) -> bytes:
@@ -53,16 +55,20 @@ class RawBodyParser(BaseParser):
         except ValueError:
             declared = 0
         if declared > limit:
-            raise PayloadTooLarge(too_large_message(limit))
+            raise PayloadTooLarge(too_large_message(limit, self.noun))
         content: bytes = stream.read(limit + 1)
         if len(content) > limit:
-            raise PayloadTooLarge(too_large_message(limit))
+            raise PayloadTooLarge(too_large_message(limit, self.noun))
         return content
+
+
+class _JsonBody(RawBodyParser):
+    noun = "request body"
 
 
 class SizeLimitedJSONParser(JSONParser):
     """A JSON body, refused with 413 past the view's ``upload_limit()`` before more of it is read."""
 
     def parse(self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Any = None) -> Any:
-        content = RawBodyParser().parse(stream, media_type, parser_context)
+        content = _JsonBody().parse(stream, media_type, parser_context)
         return super().parse(io.BytesIO(content), media_type, parser_context)
