@@ -265,6 +265,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# No script reads the CSRF cookie: forms and htmx take the token from the page ({{ csrf_token }}).
+CSRF_COOKIE_HTTPONLY = True
 if PRODUCTION:
     # TLS is terminated by the proxy in front of gunicorn, which sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
