@@ -62,8 +62,8 @@ SIGNATURES = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"PK\x05\x06", "a ZIP archive"),
+    (b"PK\x03\x04", "a ZIP archive or an Excel workbook"),
+    (b"PK\x05\x06", "a ZIP archive or an Excel workbook"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.xls, .doc)"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -198,7 +198,7 @@ def _promised_formats(filename: str, media_type: str) -> tuple[str, ...]:
 def _expected(formats: tuple[str, ...]) -> str:
     names = [FORMAT_NAMES[fmt] for fmt in formats]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    return f"a {listed} document"
+    return f"{'an' if listed[0] in 'AEIOX' else 'a'} {listed} document"
 
 
 def _mismatch(fmt: str, promised: tuple[str, ...], head: bytes) -> str:

@@ -332,6 +332,20 @@ def test_a_failing_feed_keeps_its_cursor(feed_server, puller):
     assert puller.config.get("cursors") is None
 
 
+def test_a_feed_page_over_the_size_limit_is_refused_unread_and_keeps_its_cursor(
+    supplier, feed_server, puller, settings
+):
+    settings.PLANNING_SYNC_MAX_BODY_BYTES = 2_000
+    feed_server.page("/erp/purchase-orders", "", [po_document(supplier, 300001 + n) for n in range(10)], cursor="c1")
+
+    with pytest.raises(FeedPullError, match="erp-pull answered purchase_orders with more than 2,000 bytes"):
+        pull(puller, "purchase_orders")
+
+    assert not PurchaseOrder.objects.exists()
+    puller.refresh_from_db()
+    assert puller.config.get("cursors") is None
+
+
 def test_an_unreachable_feed_is_a_clear_error(puller, feed_server):
     feed_server.server.shutdown()
     feed_server.server.server_close()

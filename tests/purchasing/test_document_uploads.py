@@ -132,7 +132,7 @@ def test_html_disguised_as_a_document_is_refused_and_nothing_is_written(send, ro
     ("content", "name", "why"),
     [
         (WINDOWS_PROGRAM, "asn.csv", "The file is a Windows program, not a CSV document."),
-        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "asn.x12", "The file is a PDF document, not a X12 document."),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "asn.x12", "The file is a PDF document, not an X12 document."),
         (b"\x89PNG\r\n\x1a\n" + bytes(40), "asn.csv", "The file is a PNG image, not a CSV document."),
         (CSV_WITH_NUL, "asn.csv", "The file holds binary data (byte b'\\x00' at offset 55), not CSV text."),
     ],
