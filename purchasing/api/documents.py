@@ -102,7 +102,10 @@ class DocumentCreateApi(SupplierUploadApiView):
             "all or nothing. 201: accepted and applied. 200: an interchange (sender and control number) already "
             "accepted, kept as a duplicate, nothing changed. 422: rejected, nothing applied; the problem's "
             "`document` holds every error with where it is (segment, position, row, column). Every answer names "
-            "the stored document (`id`, `url`); EDI gets its 997 or CONTRL in `replies` either way."
+            "the stored document (`id`, `url`); EDI gets its 997 or CONTRL in `replies` either way. A file that is "
+            "no document at all is refused before anything is stored: 413 over the size limit; 422 with an error on "
+            "`file` when it is empty, of another type (HTML, PDF, an image, a program, an archive), not UTF-8 CSV "
+            "text, or its content does not match its name or Content-Type."
         ),
         request={"multipart/form-data": DocumentUploadInput, **_RAW_BODY},
         parameters=[
