@@ -128,6 +128,14 @@ def test_html_disguised_as_a_document_is_refused_and_nothing_is_written(send, ro
     _nothing_written(roots, send.channel)
 
 
+def test_the_page_names_a_disguised_file_before_asking_what_it_holds(roots, alice_client, shippable_po):
+    response = alice_client.post(reverse("purchasing:document-list"), {"file": SimpleUploadedFile("asn.csv", HTML)})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"file": ["The file is an HTML or XML document, not a CSV document."]}
+    assert not InboundDocument.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("content", "name", "why"),
     [
