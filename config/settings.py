@@ -286,6 +286,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# No script reads the CSRF cookie: forms and htmx take the token from the page ({{ csrf_token }}).
+CSRF_COOKIE_HTTPONLY = True
 if PRODUCTION:
     # TLS is terminated by the proxy in front of gunicorn, which sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -414,6 +416,8 @@ PLANNING_SYNC = {
     "prepared_claim": env_bool("PLANNING_SYNC_PREPARED_CLAIM", True),
 }
 PLANNING_SYNC_SWEEP_S = env_int("PLANNING_SYNC_SWEEP_S", 2)
+# The largest body an inbound feed push may send (413 beyond); 5,000 documents fit with room to spare.
+PLANNING_SYNC_MAX_BODY_BYTES = env_int("PLANNING_SYNC_MAX_BODY_BYTES", 64 * 1024 * 1024)
 # How often connectors with `pull_feeds` are asked for ERP and planning changes.
 PLANNING_SYNC_PULL_S = env_int("PLANNING_SYNC_PULL_S", 60)
 # Where the built-in sandbox ERP and planning system listen (`manage.py run_sandbox`); the demo's

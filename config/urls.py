@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -18,11 +18,26 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def not_offered(request: HttpRequest, **kwargs: str) -> HttpResponse:
+    """An allauth page the portal does not offer: a 404, as if allauth had no such page.
+
+    Addresses are provisioned by the distributor or a supplier admin and not verified
+    (ACCOUNT_EMAIL_VERIFICATION is "none"), so the e-mail address page would let a user add an
+    address, unverified, and make it their login; the confirmation pages only serve that page.
+    docs/security.md lists the allauth pages that are reachable.
+    """
+    raise Http404
+
+
 urlpatterns = [
     path("", supplier_views.home, name="home"),
     path("", include("suppliers.urls")),
     path("", include("purchasing.urls")),
     path("exceptions/", include("exceptions.urls")),
+    # Before allauth's own patterns, so these addresses reach no allauth view.
+    path("accounts/email/", not_offered, name="account_not_offered_email"),
+    path("accounts/confirm-email/", not_offered, name="account_not_offered_confirm_email_sent"),
+    path("accounts/confirm-email/<str:key>/", not_offered, name="account_not_offered_confirm_email"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

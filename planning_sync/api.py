@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import APIException, AuthenticationFailed, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.uploads import SizeLimitedJSONParser
 from planning_sync.inbound import BatchResult, Feed, Quarantined, apply_batch, connector_for_token
 from planning_sync.models import Connector
 from purchasing.inbound import document_schema
@@ -88,8 +89,12 @@ class InboundFeedApi(APIView):
 
     authentication_classes = [InboundTokenAuthentication]
     permission_classes = [IsConnector]
-    parser_classes = [JSONParser]
+    parser_classes = [SizeLimitedJSONParser]
     feed: str = ""
+
+    def upload_limit(self) -> int:
+        """Bodies past this get 413 before they are read whole (SizeLimitedJSONParser)."""
+        return int(settings.PLANNING_SYNC_MAX_BODY_BYTES)
 
     def post(self, request: Request) -> Response:
         documents = _documents(request.data)
@@ -136,7 +141,9 @@ def _push_schema(feed: str, system: str) -> Any:
             200: BatchResultOutputSerializer,
             400: OpenApiResponse(description="The body is not a list of documents."),
             401: OpenApiResponse(description="No token, or not an enabled connector's token."),
-            413: OpenApiResponse(description=f"More than {MAX_DOCUMENTS} documents."),
+            413: OpenApiResponse(
+                description=f"More than {MAX_DOCUMENTS} documents, or a body over PLANNING_SYNC_MAX_BODY_BYTES."
+            ),
         },
     )
 

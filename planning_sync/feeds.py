@@ -9,11 +9,13 @@ in between re-applies the page, which changes nothing the second time.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.db import transaction
 
 from planning_sync import ratelimit
@@ -109,24 +111,39 @@ def cursor_of(connector: Connector, feed: str) -> str:
 def _fetch(connector: Connector, feed: str, cursor: str) -> _Page:
     url = _feed_url(connector, feed)
     try:
-        response = httpx.get(
+        with httpx.stream(
+            "GET",
             url,
             params={"updated_since": cursor} if cursor else None,
             headers={"Accept": "application/json", "User-Agent": "Supplyline-Feed/1"},
             timeout=connector.timeout_s,
-        )
-        response.raise_for_status()
-        body = response.json()
-    except httpx.HTTPStatusError as error:
-        status = error.response.status_code
-        raise FeedPullError(
-            f"{connector.name} answered HTTP {status} for {feed}: {error.response.text[:300]}"
-        ) from error
+        ) as response:
+            content = _body_within_limit(response, connector, feed)
     except httpx.HTTPError as error:
         raise FeedPullError(f"Could not reach {connector.name} for {feed}: {type(error).__name__}: {error}") from error
+    if response.is_error:
+        text = content[:300].decode("utf-8", "replace")
+        raise FeedPullError(f"{connector.name} answered HTTP {response.status_code} for {feed}: {text}")
+    try:
+        body = json.loads(content)
     except ValueError as error:
         raise FeedPullError(f"{connector.name} answered {feed} with something that is not JSON.") from error
     return _page(connector, feed, body)
+
+
+def _body_within_limit(response: httpx.Response, connector: Connector, feed: str) -> bytes:
+    """The answer's body, read (and unpacked) only up to PLANNING_SYNC_MAX_BODY_BYTES, as pushed bodies are."""
+    limit = int(settings.PLANNING_SYNC_MAX_BODY_BYTES)
+    too_large = FeedPullError(f"{connector.name} answered {feed} with more than {limit:,} bytes: page it smaller.")
+    if int(response.headers.get("Content-Length") or 0) > limit:
+        raise too_large
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _feed_url(connector: Connector, feed: str) -> str:

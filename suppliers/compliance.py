@@ -6,7 +6,6 @@ Services (every write) and selectors (the reads of the pages) in one module, sma
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config import uploads
 from exceptions.models import CaseType
 from exceptions.services import Concern, Finding, case_clear, case_raise, cases_clear_except
 from suppliers.models import (
@@ -34,49 +34,30 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 REMINDER_DAYS = (30, 7)
 CASE_PREFIX = f"{CaseType.COMPLIANCE_EXPIRED}:"
 
-# How each accepted type's content starts, and the file name extensions it may have.
+# How each accepted type's content starts, what it is called, and the file name extensions it may have.
 MAGIC = {
-    "application/pdf": (b"%PDF-", (".pdf",)),
-    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
-    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
+    "application/pdf": (b"%PDF-", "PDF", (".pdf",)),
+    "image/png": (b"\x89PNG\r\n\x1a\n", "PNG", (".png",)),
+    "image/jpeg": (b"\xff\xd8\xff", "JPEG", (".jpg", ".jpeg")),
 }
-_UNSAFE_IN_FILENAME = re.compile(r"[^\w.\- ()]+")
 
 
 def max_upload_bytes() -> int:
     return int(getattr(settings, "SUPPLYLINE_COMPLIANCE_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-class FileTooLarge(ValidationError):
-    """The upload is over the size limit (views answer 413)."""
-
-
-def display_filename(name: str) -> str:
-    """The last part of the user's file name with no path or odd characters: display text only."""
-    base = re.split(r"[\\/]", name)[-1]
-    cleaned = _UNSAFE_IN_FILENAME.sub("_", base).strip(" ._")
-    return cleaned[-150:] or "document"
-
-
 def _content_type_of(file: UploadedFile[bytes]) -> str:
     """The type the file's name claims, confirmed by its first bytes; ValidationError on ``file`` otherwise."""
-    if file.size is not None and file.size > max_upload_bytes():
-        limit_mb = max_upload_bytes() / (1024 * 1024)
-        raise FileTooLarge({"file": f"The file is larger than the limit of {limit_mb:g} MB."})
-    name = (file.name or "").lower()
-    claimed = next((ctype for ctype, (_, exts) in MAGIC.items() if name.endswith(exts)), None)
+    uploads.check_size(file.size or 0, max_upload_bytes())
+    extension = uploads.extension_of(file.name or "")
+    claimed = next((ctype for ctype, (_, _, exts) in MAGIC.items() if extension in exts), None)
     if claimed is None:
-        raise ValidationError({"file": "Upload a PDF, PNG or JPEG file (.pdf, .png, .jpg or .jpeg)."})
+        raise uploads.refuse("Upload a PDF, PNG or JPEG file (.pdf, .png, .jpg or .jpeg).")
     file.seek(0)
-    head = file.read(16)
+    head = file.read(512)
     file.seek(0)
-    if not head.startswith(MAGIC[claimed][0]):
-        raise ValidationError(
-            {
-                "file": f"The file's content is not a {claimed.split('/')[1].upper()}: "
-                "upload the real document, not a renamed file."
-            }
-        )
+    magic, label, _ = MAGIC[claimed]
+    uploads.check_signature(head, magic=magic, label=label)
     return claimed
 
 
@@ -92,7 +73,8 @@ def compliance_document_upload(
 ) -> ComplianceDocument:
     """Store a supplier's document for review. Checks everything before writing, so a refusal stores nothing.
 
-    Raises ``FileTooLarge`` (a ValidationError) over the size limit, ValidationError for anything else.
+    Raises ``config.uploads.FileTooLarge`` (a ValidationError) over the size limit, ValidationError for anything
+    else (config/uploads.py checks the file).
     """
     content_type = _content_type_of(file)
     if not document_type.is_active:
@@ -102,7 +84,7 @@ def compliance_document_upload(
     document = ComplianceDocument(
         supplier=supplier,
         document_type=document_type,
-        filename=display_filename(file.name or ""),
+        filename=uploads.safe_filename(file.name or "", "document"),
         content_type=content_type,
         size=file.size or 0,
         valid_from=valid_from,

@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 
+from config.uploads import too_large_message
 from suppliers.compliance import max_upload_bytes
 from suppliers.models import ComplianceDocumentType, Supplier
 
@@ -36,7 +37,7 @@ class ComplianceUploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         if self.too_large:
-            raise forms.ValidationError(f"The file is larger than the limit of {max_upload_bytes() / 2**20:g} MB.")
+            raise forms.ValidationError(too_large_message(max_upload_bytes()))
         return self.cleaned_data["file"]
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.http import AuthedRequest
 from config.keyset import paginate_request
-from purchasing.views.documents import SizeLimitedUpload
+from config.uploads import FileTooLarge, SizeLimitedUpload
 from suppliers import compliance
 from suppliers.forms_compliance import ComplianceReviewForm, ComplianceUploadForm
 from suppliers.models import ComplianceDocument, ComplianceDocumentType, Supplier, SupplierMembership, is_buyer
@@ -93,7 +93,7 @@ def _compliance_upload(request: AuthedRequest, upload_limit: SizeLimitedUpload |
             document = compliance.compliance_document_upload(by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
-            refused = isinstance(error, compliance.FileTooLarge)
+            refused = isinstance(error, FileTooLarge)
         else:
             messages.success(request, f"Your {document.document_type.name} is uploaded and awaits a buyer's review.")
             return redirect("suppliers:compliance-document", pk=document.pk)

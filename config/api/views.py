@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
+from django.conf import settings
 from drf_orjson_renderer.parsers import ORJSONParser  # type: ignore[import-untyped]
 from drf_orjson_renderer.renderers import ORJSONRenderer  # type: ignore[import-untyped]
 from rest_framework import generics
 from rest_framework.exceptions import APIException
-from rest_framework.parsers import BaseParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from config.api.pagination import KeysetCursorPagination
 from config.api.permissions import HasScope
 from config.api.schema import ApiAutoSchema
 from config.api.throttling import STATE_ATTRIBUTE, ApiKeyThrottle, RateLimitState
+from config.api.uploads import SizeLimitedMultiPartParser
 from suppliers.models import Supplier
 
 
@@ -75,10 +77,14 @@ class SupplierApiView(APIView):
 
 
 class SupplierUploadApiView(SupplierApiView):
-    """A view that takes a file (multipart/form-data) under the lower upload rate limit."""
+    """A view that takes a file (multipart/form-data) under the lower upload rate limit; a file over
+    ``upload_limit()`` bytes is answered 413 before it is kept (config/api/uploads.py)."""
 
-    parser_classes: list[type[BaseParser]] = [MultiPartParser]
+    parser_classes: list[type[BaseParser]] = [SizeLimitedMultiPartParser]
     throttle_scope: ClassVar[str | None] = "documents"
+
+    def upload_limit(self) -> int:
+        return int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES)
 
 
 class SupplierListApiView(SupplierApiView, generics.ListAPIView):  # type: ignore[type-arg]

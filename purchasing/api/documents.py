@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.errors import PROBLEM_CONTENT_TYPE, ProblemSerializer, problem_body
 from config.api.idempotency import idempotent
+from config.api.uploads import PayloadTooLarge, RawBodyParser, SizeLimitedMultiPartParser
 from config.api.views import SupplierApiView, SupplierUploadApiView
+from config.uploads import FileTooLarge
 from purchasing import selectors
 from purchasing.api.common import key_supplier, problems, validated
 from purchasing.documents.intake import document_receive
@@ -24,28 +26,19 @@ from purchasing.serializers import DocumentOutput, DocumentUploadInput
 DOCUMENT_REJECTED = "urn:supplyline:problem:document-rejected"
 
 
-class _RawParser(BaseParser):
-    """The request body as bytes, for a file sent as the body itself."""
-
-    def parse(  # type: ignore[override]  # request.data is the bytes themselves
-        self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Any = None
-    ) -> bytes:
-        return stream.read() if stream is not None else b""
-
-
-class CsvParser(_RawParser):
+class CsvParser(RawBodyParser):
     media_type = "text/csv"
 
 
-class X12Parser(_RawParser):
+class X12Parser(RawBodyParser):
     media_type = "application/edi-x12"
 
 
-class EdifactParser(_RawParser):
+class EdifactParser(RawBodyParser):
     media_type = "application/edifact"
 
 
-class XlsxParser(_RawParser):
+class XlsxParser(RawBodyParser):
     media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -79,15 +72,16 @@ def document_json(request: Request, document: InboundDocument) -> dict[str, Any]
     return data
 
 
-def _upload(request: Request) -> tuple[bytes, str, str]:
-    """The file's bytes, its name and the kind the client says it holds, from a form or a raw body."""
+def _upload(request: Request) -> tuple[bytes, str, str, str]:
+    """The file's bytes, its name, the kind the client says it holds and the media type it was sent as
+    (a raw body's), from a form or a raw body."""
     if isinstance(request.data, bytes):
         query = validated(RawUploadQuery(data=request.query_params.dict()))
         media_type = (request.content_type or "").split(";")[0].strip()
-        return request.data, query["filename"] or _DEFAULT_NAMES.get(media_type, "upload"), query["kind"]
+        return request.data, query["filename"] or _DEFAULT_NAMES.get(media_type, "upload"), query["kind"], media_type
     data = validated(DocumentUploadInput(data=request.data))
     upload = data["file"]
-    return upload.read(), upload.name or "upload", data["kind"]
+    return upload.read(), upload.name or "upload", data["kind"], ""
 
 
 _RAW_BODY = {parser.media_type: OpenApiTypes.BINARY for parser in RAW_PARSERS}
@@ -96,7 +90,7 @@ _RAW_BODY = {parser.media_type: OpenApiTypes.BINARY for parser in RAW_PARSERS}
 class DocumentCreateApi(SupplierUploadApiView):
     required_scopes: ClassVar[dict[str, str]] = {"POST": "documents:write"}
     throttle_scope: ClassVar[str | None] = "documents"
-    parser_classes: list[type[BaseParser]] = [MultiPartParser, *RAW_PARSERS]
+    parser_classes: list[type[BaseParser]] = [SizeLimitedMultiPartParser, *RAW_PARSERS]
 
     @extend_schema(
         operation_id="documents_create",
@@ -108,7 +102,10 @@ class DocumentCreateApi(SupplierUploadApiView):
             "all or nothing. 201: accepted and applied. 200: an interchange (sender and control number) already "
             "accepted, kept as a duplicate, nothing changed. 422: rejected, nothing applied; the problem's "
             "`document` holds every error with where it is (segment, position, row, column). Every answer names "
-            "the stored document (`id`, `url`); EDI gets its 997 or CONTRL in `replies` either way."
+            "the stored document (`id`, `url`); EDI gets its 997 or CONTRL in `replies` either way. A file that is "
+            "no document at all is refused before anything is stored: 413 over the size limit; 422 with an error on "
+            "`file` when it is empty, of another type (HTML, PDF, an image, a program, an archive), not UTF-8 CSV "
+            "text, or its content does not match its name or Content-Type."
         ),
         request={"multipart/form-data": DocumentUploadInput, **_RAW_BODY},
         parameters=[
@@ -119,7 +116,7 @@ class DocumentCreateApi(SupplierUploadApiView):
             ),
         ],
         responses={
-            **problems(400),
+            **problems(400, 413),
             201: OpenApiResponse(DocumentOutput, description="Accepted and applied."),
             200: OpenApiResponse(DocumentOutput, description="A duplicate interchange: nothing changed."),
             (422, PROBLEM_CONTENT_TYPE): OpenApiResponse(
@@ -130,10 +127,19 @@ class DocumentCreateApi(SupplierUploadApiView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        content, filename, kind = _upload(request)
-        document = document_receive(
-            supplier=key_supplier(request), content=content, filename=filename, source="api", by=None, kind=kind
-        )
+        content, filename, kind, media_type = _upload(request)
+        try:
+            document = document_receive(
+                supplier=key_supplier(request),
+                content=content,
+                filename=filename,
+                source="api",
+                by=None,
+                kind=kind,
+                media_type=media_type,
+            )
+        except FileTooLarge as error:
+            raise PayloadTooLarge(error.messages[0]) from None
         stored = selectors.api_document_get(supplier=key_supplier(request), pk=document.pk)
         body = document_json(request, stored)
         headers = {"Location": body["url"]}

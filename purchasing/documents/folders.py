@@ -4,7 +4,9 @@ Layout under ``SUPPLYLINE_EDI_ROOT``, one folder per supplier code::
 
     <code>/inbound/     the supplier (or the VAN) drops files here
     <code>/processed/   accepted and duplicate files move here
-    <code>/rejected/    rejected files move here (their errors are in the portal and the reply)
+    <code>/rejected/    rejected files move here (their errors are in the portal and the reply); files refused
+                    before being stored (too large, not a document: config/uploads.py) move here as
+                    ``<time>-refused-<name>``, with the reason in the log
     <code>/outbound/    what we send: 997, CONTRL, 850, ORDERS
 
 A file is taken once it has not changed for a few seconds (a writer may still be copying it);
@@ -22,9 +24,11 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from purchasing.documents.intake import document_receive
+from config import uploads
+from purchasing.documents.intake import document_receive, stored_filename
 from purchasing.documents.paths import supplier_folder
 from purchasing.models import InboundDocument
 from suppliers.models import Supplier
@@ -66,18 +70,29 @@ def _settled_files(folder: Path, now: float) -> list[Path]:
 
 
 def _take(supplier: Supplier, path: Path) -> None:
-    content = path.read_bytes()
-    document = _already_stored(supplier, path.name, content)
-    if document is None:
-        document = document_receive(
+    try:
+        # Sized before it is read: a dropped file can be any size.
+        uploads.check_size(path.stat().st_size, int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES))
+        content = path.read_bytes()
+        document = _already_stored(supplier, path.name, content) or document_receive(
             supplier=supplier, content=content, filename=path.name, source=InboundDocument.Source.FOLDER, by=None
         )
+    except ValidationError as error:
+        # No document at all (too large, or not a document): nothing is stored, the file is set aside.
+        _move(supplier, path, "rejected", "refused")
+        logger.warning("inbound file refused", extra={"file": path.name, "reason": "; ".join(error.messages)})
+        return
     accepted = document.status != InboundDocument.Status.REJECTED
-    target = supplier_folder(supplier, "processed" if accepted else "rejected")
+    _move(supplier, path, "processed" if accepted else "rejected", str(document.pk))
+    logger.info("inbound file taken", extra={"document_id": document.pk, "file": path.name, "status": document.status})
+
+
+def _move(supplier: Supplier, path: Path, folder: str, label: str) -> None:
+    target = supplier_folder(supplier, folder)
     target.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    path.replace(target / f"{stamp}-{document.pk}-{path.name}")
-    logger.info("inbound file taken", extra={"document_id": document.pk, "file": path.name, "status": document.status})
+    # The name kept short and plain, so the prefix cannot push it past the file system's limit.
+    path.replace(target / f"{stamp}-{label}-{uploads.safe_filename(path.name, 'file')}")
 
 
 def _already_stored(supplier: Supplier, name: str, content: bytes) -> InboundDocument | None:
@@ -85,7 +100,7 @@ def _already_stored(supplier: Supplier, name: str, content: bytes) -> InboundDoc
     digest = hashlib.sha256(content).hexdigest()
     return (
         InboundDocument.objects.filter(
-            supplier=supplier, source=InboundDocument.Source.FOLDER, filename=name[:255], sha256=digest
+            supplier=supplier, source=InboundDocument.Source.FOLDER, filename=stored_filename(name), sha256=digest
         )
         .order_by("-id")
         .first()

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 
+from config.uploads import sniff, too_large_message
 from purchasing.documents.intake import detect_format
 from purchasing.models import DocumentFormat, DocumentKind, Site
 from suppliers.models import Supplier
@@ -59,9 +60,8 @@ class DocumentUploadForm(forms.Form):
 
     def clean_file(self) -> UploadedFile[bytes]:
         upload: UploadedFile[bytes] | None = self.cleaned_data.get("file")
-        limit = filesizeformat(self.max_bytes)
         if self.too_large or (upload is not None and (upload.size or 0) > self.max_bytes):
-            raise ValidationError(f"The file is larger than {limit}, the most we take. Split it into several files.")
+            raise ValidationError(f"{too_large_message(self.max_bytes)} Split it into several files.")
         if upload is None:
             raise ValidationError("Choose a file to upload.")
         if not upload.size:
@@ -81,10 +81,15 @@ class DocumentUploadForm(forms.Form):
         return self.only_supplier or self.cleaned_data["supplier"]
 
 
-def _format_of(upload: UploadedFile[bytes]) -> DocumentFormat:
+def _format_of(upload: UploadedFile[bytes]) -> DocumentFormat | None:
+    """What the file looks like; None when it is something else disguised (HTML, a PDF...), which the upload
+    then refuses naming it, rather than asking what the file holds."""
     head = upload.read(512)
     upload.seek(0)
-    return detect_format(head)
+    fmt = detect_format(head)
+    if fmt == DocumentFormat.CSV and sniff(head) is not None:
+        return None
+    return fmt
 
 
 class ExpectedReceiptsForm(forms.Form):

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from config import uploads
 from purchasing.documents import edifact, replies, spreadsheet, x12
 from purchasing.documents.shapes import (
     AcknowledgementInput,
@@ -52,15 +53,26 @@ CHANNEL_OF_FORMAT = {
 
 
 def detect_format(content: bytes) -> DocumentFormat:
-    """What a file is, from its first bytes (a BOM and leading whitespace skipped)."""
-    head = content[:512].removeprefix(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"ISA"):
-        return DocumentFormat.X12
-    if head.startswith((b"UNA", b"UNB")):
-        return DocumentFormat.EDIFACT
+    """What a file is, from its first bytes (a BOM and leading whitespace skipped); not a check of it."""
     if content.startswith(b"PK\x03\x04"):
         return DocumentFormat.XLSX
-    return DocumentFormat.CSV
+    return DocumentFormat(uploads.text_format(content[:512]))
+
+
+def document_screen(content: bytes, *, filename: str, media_type: str = "") -> DocumentFormat:
+    """The document's format if we may store and read it at all: within the size limit, and its content one of
+    the four formats, agreeing with its name and media type (config/uploads.py). ValidationError otherwise
+    (``FileTooLarge`` over the limit), with a message naming the problem."""
+    uploads.check_size(len(content), int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES))
+    fmt = uploads.document_format(
+        content, filename=filename, media_type=media_type, max_unpacked=spreadsheet.MAX_XLSX_UNPACKED_BYTES
+    )
+    return DocumentFormat(fmt)
+
+
+def stored_filename(name: str) -> str:
+    """The sender's file name as we keep it: display text without path, control characters or excess length."""
+    return uploads.safe_filename(name, "")
 
 
 def document_receive(
@@ -71,13 +83,16 @@ def document_receive(
     source: str,
     by: User | None,
     kind: str = "",
+    media_type: str = "",
 ) -> InboundDocument:
     """Store, read and apply one document; returns it with its status, errors and outcome.
 
     ``kind`` (ship notice or acknowledgement) is needed for CSV and Excel only; EDI says what it is.
-    Never raises for a bad document: the errors are on the returned row.
+    A file that is no document at all (too large, empty, of another type, or disguised: ``document_screen``)
+    raises ValidationError before anything is written. Any other bad document is stored, rejected, with its
+    errors on the returned row.
     """
-    fmt = detect_format(content)
+    fmt = document_screen(content, filename=filename, media_type=media_type)
     with transaction.atomic():
         supplier = Supplier.objects.select_for_update().get(pk=supplier.pk)
         document = InboundDocument.objects.create(
@@ -85,7 +100,7 @@ def document_receive(
             source=source,
             format=fmt,
             kind=kind,
-            filename=filename[:255],
+            filename=stored_filename(filename),
             content=content,
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
@@ -105,12 +120,7 @@ def document_receive(
 
 
 def _read(document: InboundDocument, content: bytes, fmt: DocumentFormat, kind: str) -> ParsedDocument | None:
-    limit = int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES)
     try:
-        if not content.strip():
-            raise DocumentError(Problem("The file is empty."))
-        if len(content) > limit:
-            raise DocumentError(Problem(f"The file is {len(content):,} bytes; the limit is {limit:,}."))
         parsed = _parse(content, fmt, kind)
     except DocumentError as error:
         document.errors = [p.as_json() for p in error.problems]

@@ -20,7 +20,10 @@ def has_drop_folder(supplier: Supplier) -> bool:
 
 def write_outbound(supplier: Supplier, filename: str, content: bytes) -> Path:
     """Put a document in the supplier's outbound folder atomically: written aside, then renamed,
-    so the VAN or SFTP client never picks up half a file."""
+    so the VAN or SFTP client never picks up half a file. ``filename`` is ours (a PO number in it comes
+    from the ERP), and must be one plain name: anything else raises ValueError rather than leave the folder."""
+    if Path(filename).name != filename or filename.startswith(".") or "\x00" in filename:
+        raise ValueError(f"Not a plain file name: {filename!r}.")
     folder = supplier_folder(supplier, "outbound")
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{filename}.part"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config.http import AuthedRequest
 from config.keyset import paginate_request
+from config.uploads import FileTooLarge, SizeLimitedUpload, safe_filename
 from purchasing import selectors
 from purchasing.documents import spreadsheet
 from purchasing.documents.forms import DocumentUploadForm
@@ -35,47 +35,6 @@ ERROR_COLUMNS = (
     ("row", "Row"),
     ("column", "Column"),
 )
-_UNSAFE_IN_FILENAME = re.compile(r"[\x00-\x1f\x7f\"\\/:*?<>|]+")
-
-
-class SizeLimitedUpload(FileUploadHandler):
-    """Refuses a file over the limit before storing more of it than the limit.
-
-    When the request's length already tells (a body longer than the limit and the form's few fields),
-    before the file's first byte; otherwise as it streams past the limit. The file is skipped, not the
-    request, so the fields and the CSRF token still arrive and the form can say why.
-    """
-
-    # The upload form's other fields and the multipart headers take far less than this.
-    FORM_OVERHEAD = 16 * 1024
-
-    def __init__(self, request: HttpRequest, max_bytes: int) -> None:
-        super().__init__(request)
-        self.max_bytes = max_bytes
-        self.body_length = 0
-        self.refused = False
-
-    def handle_raw_input(
-        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: str, encoding: str | None = None
-    ) -> None:
-        self.body_length = content_length
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        if (self.content_length or 0) > self.max_bytes or self.body_length > self.max_bytes + self.FORM_OVERHEAD:
-            self._refuse()
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        if start + len(raw_data) > self.max_bytes:
-            self._refuse()
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None  # the next handler (memory or temporary file) keeps the file
-
-    def _refuse(self) -> None:
-        self.refused = True
-        raise SkipFile
 
 
 def created_summary(outcome: dict[str, Any]) -> str:
@@ -151,7 +110,11 @@ def _document_list(request: AuthedRequest, upload_limit: SizeLimitedUpload | Non
         refused = upload_limit is not None and upload_limit.refused
         form = DocumentUploadForm(*data, suppliers=suppliers, max_bytes=max_bytes, too_large=refused)
         if form.is_bound and form.is_valid():
-            return _receive(request, form)
+            try:
+                return _receive(request, form)
+            except ValidationError as error:
+                form.add_error("file", error.message_dict.get("file", error.messages))
+                refused = isinstance(error, FileTooLarge)
         if form.is_bound:
             status = 413 if refused else 400
     context = _list_context(request) | {"form": form}
@@ -213,13 +176,6 @@ def _attachment(content: bytes | memoryview, filename: str, fallback: str) -> Ht
     response["Content-Disposition"] = content_disposition_header(True, safe_filename(filename, fallback))
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-def safe_filename(name: str, fallback: str) -> str:
-    """The last part of a sent file name with no path, quotes or control characters; ``fallback`` if nothing is left."""
-    base = re.split(r"[\\/]", name)[-1]
-    cleaned = _UNSAFE_IN_FILENAME.sub("_", base).strip(" ._")
-    return cleaned[:150] or fallback
 
 
 @require_GET

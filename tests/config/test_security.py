@@ -1,14 +1,21 @@
 """The Content-Security-Policy covers every response, pages carry a fresh nonce, and no template needs inline code."""
 
+import datetime as dt
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.urls import reverse
+from django.utils import timezone
 
 from suppliers.services import api_key_create
-from tests.config.test_settings import PROD_SECRETS, _settings_in_subprocess
+from tests.config.test_settings import PROD_SECRETS, ROOT, _settings_in_subprocess
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +156,79 @@ def test_production_sends_cookies_over_tls_only_and_pins_https():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True 31536000 True 43200 same-origin True"
+
+
+def test_production_pins_https_for_subdomains_and_trusts_only_the_proxys_scheme_header():
+    result = _settings_in_subprocess(
+        PROD_SECRETS,
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, s.SECURE_PROXY_SSL_HEADER, s.DEBUG,"
+        " s.CSRF_COOKIE_HTTPONLY, s.SECURE_CONTENT_TYPE_NOSNIFF, s.X_FRAME_OPTIONS",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True ('HTTP_X_FORWARDED_PROTO', 'https') False True True DENY"
+
+
+def test_development_keeps_cookies_http_only_but_not_tls_only():
+    """The same session rules everywhere; only TLS (which development has not) is production's."""
+    result = _settings_in_subprocess(
+        {},
+        "s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, s.SESSION_COOKIE_AGE, s.SECURE_REFERRER_POLICY,"
+        " getattr(s, 'SESSION_COOKIE_SECURE', False), getattr(s, 'SECURE_HSTS_SECONDS', 0)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True 43200 same-origin False 0"
+
+
+# A request through the whole middleware stack under the production settings, in a fresh interpreter.
+PRODUCTION_REQUESTS = """
+import django, json
+django.setup()
+from django.conf import settings
+from django.test import Client, override_settings
+# Production serves collectstatic's manifest, which a checkout has not built; the storage is all that changes.
+override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
+client = Client(HTTP_HOST="portal.example.com")
+tls = client.get("/accounts/login/", secure=True)
+proxied = Client(HTTP_HOST="portal.example.com").get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+plain = client.get("/accounts/login/?next=/")
+cookie = tls.cookies["csrftoken"]
+print(json.dumps({
+    "status": [tls.status_code, proxied.status_code, plain.status_code],
+    "redirect": plain["Location"],
+    "hsts": [tls["Strict-Transport-Security"], proxied["Strict-Transport-Security"]],
+    "headers": [tls["Referrer-Policy"], tls["X-Content-Type-Options"], tls["X-Frame-Options"]],
+    "csrf_cookie": [bool(cookie["secure"]), bool(cookie["httponly"]), cookie["samesite"]],
+}))
+"""
+
+
+def test_a_production_response_has_hsts_the_headers_and_a_secure_http_only_csrf_cookie():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    env = {**clean, **PROD_SECRETS, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", PRODUCTION_REQUESTS], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["status"] == [200, 200, 301]
+    assert seen["redirect"] == "https://portal.example.com/accounts/login/?next=/"
+    assert seen["hsts"] == ["max-age=31536000; includeSubDomains; preload"] * 2
+    assert seen["headers"] == ["same-origin", "nosniff", "DENY"]
+    assert seen["csrf_cookie"] == [True, True, "Lax"]
+
+
+def test_signing_in_gives_an_http_only_session_that_ends_with_the_browser_or_after_12_hours(client, supplier_user):
+    supplier_user.set_password("a long passphrase 42")
+    supplier_user.save(update_fields=["password"])
+
+    response = client.post(reverse("account_login"), {"login": supplier_user.email, "password": "a long passphrase 42"})
+
+    assert response.status_code == 302
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == ""  # a browser-session cookie: closing the browser ends it
+    session = Session.objects.get(session_key=cookie.value)
+    lifetime = session.expire_date - timezone.now()
+    assert dt.timedelta(hours=11, minutes=59) < lifetime <= dt.timedelta(hours=12)

@@ -201,6 +201,20 @@ def test_more_than_5000_documents_is_413(erp):
     assert not InboundRecord.objects.exists()
 
 
+def test_a_body_over_the_size_limit_is_413_before_it_is_read(supplier, connector, erp, settings):
+    settings.PLANNING_SYNC_MAX_BODY_BYTES = 2_000
+    documents = [po_document(supplier, 300001 + n) for n in range(10)]
+
+    response = erp.post(PO_URL, documents, format="json")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the limit of 2.0\xa0KB."}
+    assert not InboundRecord.objects.exists()
+    assert not PurchaseOrder.objects.exists()
+    settings.PLANNING_SYNC_MAX_BODY_BYTES = 1_000_000
+    assert erp.post(PO_URL, documents, format="json").json()["applied"] == 10
+
+
 def test_a_push_answers_with_a_summary(supplier, buyer, connector, erp):
     documents = [po_document(supplier, 300001), po_document(supplier, 300002, quantity=-5)]
 
@@ -314,6 +328,20 @@ def test_a_failing_feed_keeps_its_cursor(feed_server, puller):
     with pytest.raises(FeedPullError, match="something that is not JSON"):
         pull(puller, "demand")
 
+    puller.refresh_from_db()
+    assert puller.config.get("cursors") is None
+
+
+def test_a_feed_page_over_the_size_limit_is_refused_unread_and_keeps_its_cursor(
+    supplier, feed_server, puller, settings
+):
+    settings.PLANNING_SYNC_MAX_BODY_BYTES = 2_000
+    feed_server.page("/erp/purchase-orders", "", [po_document(supplier, 300001 + n) for n in range(10)], cursor="c1")
+
+    with pytest.raises(FeedPullError, match="erp-pull answered purchase_orders with more than 2,000 bytes"):
+        pull(puller, "purchase_orders")
+
+    assert not PurchaseOrder.objects.exists()
     puller.refresh_from_db()
     assert puller.config.get("cursors") is None
 

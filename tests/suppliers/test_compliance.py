@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from config.uploads import FileTooLarge
 from exceptions.models import CaseStatus, CaseType, ExceptionCase
 from suppliers import compliance
 from suppliers.models import ComplianceDocument, ComplianceDocumentType, SupplierMembership
@@ -124,7 +125,7 @@ def test_html_disguised_as_a_pdf_is_refused_and_nothing_is_stored(alice_client, 
 
     assert response.status_code == 400
     assert response.context["form"].errors["file"] == [
-        "The file's content is not a PDF: upload the real document, not a renamed file."
+        "The file is not a PDF: it is an HTML or XML document. Upload the real document, not a renamed file."
     ]
     assert not ComplianceDocument.objects.exists()
     assert _stored_files(media_root) == []
@@ -147,6 +148,35 @@ def test_a_png_named_as_a_pdf_is_refused(supplier, iso):
     assert list(caught.value.message_dict) == ["file"]
 
 
+def test_a_program_named_as_a_pdf_is_refused_naming_what_it_is(alice_client, supplier, iso, media_root):
+    response = _post_upload(alice_client, iso, supplier, content=b"\x7fELF\x02\x01\x01" + bytes(64), name="cert.pdf")
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["file"] == [
+        "The file is not a PDF: it is a program (ELF). Upload the real document, not a renamed file."
+    ]
+    assert not ComplianceDocument.objects.exists()
+    assert _stored_files(media_root) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("..\\..\\windows\\cert.pdf", "cert.pdf"),
+        ("cert\x00.exe.pdf", "cert_.exe.pdf"),
+        ("a" * 300 + ".pdf", "a" * 146 + ".pdf"),
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+    ],
+)
+def test_a_hostile_file_name_is_display_text_only(supplier, iso, media_root, name, shown):
+    document = _upload(supplier, iso, name=name)
+
+    assert document.filename == shown
+    [stored] = _stored_files(media_root)
+    assert stored.parent == media_root / "compliance"
+    assert len(stored.name) == 36
+
+
 def test_an_oversized_upload_gets_413_with_the_reason(alice_client, supplier, iso, settings, media_root):
     settings.SUPPLYLINE_COMPLIANCE_MAX_BYTES = 1024
 
@@ -161,7 +191,7 @@ def test_an_oversized_upload_gets_413_with_the_reason(alice_client, supplier, is
 def test_the_service_refuses_an_oversized_file_by_its_size(supplier, iso, settings):
     settings.SUPPLYLINE_COMPLIANCE_MAX_BYTES = 10
 
-    with pytest.raises(compliance.FileTooLarge):
+    with pytest.raises(FileTooLarge):
         _upload(supplier, iso)
 
 

@@ -6,12 +6,12 @@ import csv
 import io
 import itertools
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
 import openpyxl
 
+from config import uploads
 from purchasing.documents.shapes import DocumentError, DocumentFormat, DocumentKind, Location, ParsedDocument, Problem
 from purchasing.documents.spreadsheet.acknowledgements import _AcknowledgementBuilder
 from purchasing.documents.spreadsheet.layouts import _Layout, _layout
@@ -82,17 +82,9 @@ def _checked_csv(reader: Iterator[list[str]]) -> Iterator[Sequence[Cell]]:
 
 
 def _check_unpacked_size(stream: BinaryIO) -> None:
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    # Not only BadZipFile: a damaged central directory can fail in other ways.
-    except Exception:
-        raise DocumentError(
-            Problem("The file is not an Excel .xlsx workbook. Upload a CSV file as CSV; save .xls files as .xlsx.")
-        ) from None
-    if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise DocumentError(Problem("The workbook is too large: split it into several files."))
-    stream.seek(0)
+    problem = uploads.xlsx_problem(stream, max_unpacked=MAX_XLSX_UNPACKED_BYTES)
+    if problem:
+        raise DocumentError(Problem(problem))
 
 
 def _xlsx_records(workbook: openpyxl.Workbook) -> Iterator[Sequence[Cell]]:

@@ -11,11 +11,13 @@ from typing import Any
 
 import openpyxl
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from config.uploads import FileTooLarge
 from planning_sync.models import OutboxEvent
 from purchasing import services
 from purchasing.documents import edifact, folders, replies, x12
@@ -316,23 +318,19 @@ def test_an_interchange_from_someone_else_is_refused(supplier, shippable_po):
     assert not ShipmentNotice.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        (b"", "The file is empty."),
-        (b"   \n", "The file is empty."),
-    ],
-)
-def test_empty_files_are_refused(supplier, content, expected):
-    document = _receive(supplier, content, kind="ship_notice")
-    assert document.status == InboundDocument.Status.REJECTED
-    assert document.errors == [{"message": expected}]
+@pytest.mark.parametrize("content", [b"", b"   \n"])
+def test_empty_files_are_refused_and_not_stored(supplier, content):
+    with pytest.raises(ValidationError) as caught:
+        _receive(supplier, content, kind="ship_notice")
+    assert caught.value.message_dict == {"file": ["The file is empty."]}
+    assert not InboundDocument.objects.exists()
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(supplier, settings):
     settings.SUPPLYLINE_DOCUMENT_MAX_BYTES = 100
-    document = _receive(supplier, b"x" * 101, kind="ship_notice")
-    assert "the limit is 100" in document.errors[0]["message"]
+    with pytest.raises(FileTooLarge, match="larger than the limit of 100"):
+        _receive(supplier, b"x" * 101, kind="ship_notice")
+    assert not InboundDocument.objects.exists()
 
 
 def test_csv_needs_to_say_what_it_holds(supplier):
