@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.config.test_security import EVENT_HANDLER, INLINE_SCRIPT_OR_STYLE, STYLE_ATTRIBUTE
+from tests.totp import enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,18 @@ REACHABLE = {
     "account_reset_password_from_key",
     "account_reset_password_from_key_done",
     "account_confirm_login_code",
+    # Two-factor authentication (allauth.mfa; TOTP and recovery codes, docs/security.md#two-factor-authentication)
+    "mfa_index",
+    "mfa_authenticate",
+    "mfa_reauthenticate",
+    "mfa_activate_totp",
+    "mfa_deactivate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "mfa_download_recovery_codes",
 }
+# Pages about an authenticator the user has: allauth answers 404 to a user without one.
+NEED_AUTHENTICATOR = {"mfa_deactivate_totp", "mfa_view_recovery_codes", "mfa_download_recovery_codes"}
 NOT_OFFERED = ["/accounts/email/", "/accounts/confirm-email/", "/accounts/confirm-email/MQ:1tXyZa:abcdef/"]
 # allauth adds these only with phone numbers in ACCOUNT_SIGNUP_FIELDS, which the portal does not use.
 NEVER_ROUTED = ["/accounts/phone/change/", "/accounts/phone/verify/"]
@@ -62,6 +74,8 @@ def test_every_reachable_allauth_page_is_in_the_portal_layout_and_keeps_to_the_p
 ):
     client = Client()
     if signed_in:
+        if name in NEED_AUTHENTICATOR:
+            enrol(supplier_user)
         client.force_login(supplier_user)
 
     response = client.get(reverse(name, kwargs={a: SAMPLES[a] for a in arguments}))
