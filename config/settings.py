@@ -105,13 +105,17 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "pgtrigger",
+    "pghistory",
     "suppliers",
     "purchasing",
     "planning_sync",
     "exceptions",
+    "audit",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.request_id",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.reject_nul_in_path",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -119,6 +123,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -323,6 +328,11 @@ SPECTACULAR_SETTINGS = {
         "DocumentKindEnum": "purchasing.models.DocumentKind",
     },
 }
+
+# --- Audit trail (django-pghistory, docs/audit.md) ---------------------------
+# Each event is stamped with the time of the change itself, not of its transaction's start, so a
+# history reads in the order things happened even inside one long transaction.
+PGHISTORY_CREATED_AT_FUNCTION = "CLOCK_TIMESTAMP()"
 
 # --- Supplier API (/api/v1/) ------------------------------------------------
 # Token buckets per API key (requests per second, burst), shared through Redis.

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("suppliers.urls")),
     path("", include("purchasing.urls")),
     path("exceptions/", include("exceptions.urls")),
+    path("audit/", include("audit.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
