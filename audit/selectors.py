@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from audit import models as events
 from audit.context import Channel
@@ -307,7 +308,7 @@ def _changes(
     changes = []
     for f in _shown_fields(tracked):
         column = str(f.column)
-        name, new = str(f.verbose_name), snapshot.get(column)
+        name, new = capfirst(str(f.verbose_name)), snapshot.get(column)
         if label == "update":
             old = previous.get(column) if previous is not None else None
             if previous is None or old != new:
