@@ -25,7 +25,7 @@ from purchasing.models import LineStatus, PurchaseOrderLine, ScheduleLine
 from suppliers.models import ApiKey, SupplierMembership
 from suppliers.services import api_key_create, api_key_revoke
 from tests.celery_worker import wait_for
-from tests.factories import ExceptionCaseFactory
+from tests.factories import ExceptionCaseFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("portal_defaults")]
 
@@ -183,3 +183,22 @@ def test_a_celery_task_change_records_the_task(worker):
     assert event.pgh_context["channel"] == "task"
     assert event.pgh_context["task"] == "exceptions.tasks.wake_snoozed_cases"
     assert event.pgh_context["task_id"]
+
+
+def test_an_admin_change_records_the_admin_channel_and_the_staff_user(supplier, client):
+    staff = UserFactory.create(email="root@example.com", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    api_key, _ = api_key_create(supplier=supplier, name="erp", scopes=["orders:read"], by=None, expires_at=None)
+    response = client.post(
+        reverse("admin:suppliers_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [api_key.pk]},
+        REMOTE_ADDR="192.0.2.10",
+    )
+    assert response.status_code == 302
+    event = ApiKeyEvent.objects.get(pgh_label="update")
+    assert event.revoked_at is not None
+    assert (event.pgh_context["channel"], event.pgh_context["email"]) == ("admin", "root@example.com")
+    assert event.pgh_context["ip"] == "192.0.2.10"
+    # The admin's key page links to the key's history.
+    page = client.get(reverse("admin:suppliers_apikey_change", args=[api_key.pk])).content.decode()
+    assert reverse("audit:api-key-history", args=[api_key.pk]) in page
