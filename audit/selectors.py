@@ -268,7 +268,7 @@ def _entries(rows: list[tuple[Any, ...]], sources: tuple[Source, ...], numbers: 
                 subject=source.subject(snapshot, numbers),
                 action=_ACTIONS.get(label, label),
                 before_known=previous is not None or label == "insert",
-                changes=_changes(source.tracked, label, snapshot, previous, users),
+                changes=_changes(source.tracked, label, snapshot, previous, _Names(users, numbers)),
                 context=context,
                 key=(at.isoformat(), rank, pgh_id),
             )
@@ -301,8 +301,16 @@ def _user_emails(parsed: list[tuple[Source, str, Snapshot | None, Snapshot | Non
     return dict(User.objects.filter(pk__in=ids).values_list("pk", "email")) if ids else {}
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What a page shows instead of ids: users' e-mails, PO lines' numbers."""
+
+    users: dict[int, str]
+    line_numbers: dict[int, int]
+
+
 def _changes(
-    tracked: type[models.Model], label: str, snapshot: Snapshot, previous: Snapshot | None, users: dict[int, str]
+    tracked: type[models.Model], label: str, snapshot: Snapshot, previous: Snapshot | None, names: _Names
 ) -> list[Change]:
     """An update's changed fields (old and new); a created row's filled-in fields (new), a deleted one's (old)."""
     changes = []
@@ -312,18 +320,22 @@ def _changes(
         if label == "update":
             old = previous.get(column) if previous is not None else None
             if previous is None or old != new:
-                changes.append(Change(name, _shown(f, old, users), _shown(f, new, users)))
+                changes.append(Change(name, _shown(f, old, names), _shown(f, new, names)))
         elif new not in (None, "", [], {}):
-            value = _shown(f, new, users)
+            value = _shown(f, new, names)
             changes.append(Change(name, "", value) if label == "insert" else Change(name, value, ""))
     return changes
 
 
-def _shown(f: models.Field[Any, Any], value: Any, users: dict[int, str]) -> str:
+def _shown(f: models.Field[Any, Any], value: Any, names: _Names) -> str:
     if value is None:
         return ""
+    if f.is_relation and f.related_model is User:
+        return names.users.get(value, f"user #{value}")
+    if f.is_relation and f.related_model is PurchaseOrderLine and value in names.line_numbers:
+        return f"line {names.line_numbers[value]}"
     if f.is_relation:
-        return users.get(value, f"#{value}") if f.related_model is User else f"#{value}"
+        return f"#{value}"
     if f.choices:
         return str(dict(f.flatchoices).get(value, value))
     if isinstance(f, models.DateTimeField) and isinstance(value, str):

@@ -43,6 +43,9 @@ def test_the_po_history_shows_who_changed_what_newest_first(po, alice_client, bu
     ), rows
     assert any("Line 10 changed" in row and "Status: Awaiting acknowledgement → Acknowledged" in row for row in rows)
     assert any("Answer for line 20 created" in row for row in rows)
+    # Ids are shown as what people know: the PO line's number, the user's e-mail.
+    assert any(row.split(" ", 4)[4].startswith("Line 20, delivery 2 created Line: line 20 ") for row in rows)
+    assert "Buyer: charlie@example.com" in rows[-1]
     # The fixture's rows, created first and outside any request: recorded, with no context.
     assert rows[-1].split(" ", 4)[4].startswith("Purchase order PO-100001 created")
     assert "unknown (no context" in rows[-1]
