@@ -17,15 +17,18 @@ from audit.models import (
     PurchaseOrderEvent,
     PurchaseOrderLineEvent,
     ScheduleLineEvent,
+    ShipmentNoticeEvent,
     SupplierMembershipEvent,
 )
 from exceptions.models import CaseStatus
 from exceptions.tasks import wake_snoozed_cases
-from purchasing.models import LineStatus, PurchaseOrderLine, ScheduleLine
+from purchasing.documents.intake import document_receive
+from purchasing.models import InboundDocument, LineStatus, PurchaseOrderLine, ScheduleLine
 from suppliers.models import ApiKey, SupplierMembership
 from suppliers.services import api_key_create, api_key_revoke
 from tests.celery_worker import wait_for
 from tests.factories import ExceptionCaseFactory, UserFactory
+from tests.purchasing.documents.test_intake import fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("portal_defaults")]
 
@@ -202,3 +205,26 @@ def test_an_admin_change_records_the_admin_channel_and_the_staff_user(supplier, 
     # The admin's key page links to the key's history.
     page = client.get(reverse("admin:suppliers_apikey_change", args=[api_key.pk])).content.decode()
     assert reverse("audit:api-key-history", args=[api_key.pk]) in page
+
+
+def test_a_document_records_its_id_and_the_work_around_it_keeps_its_channel(supplier, shippable_po, supplier_user):
+    with context.opened(channel=context.Channel.WEB, user=supplier_user.pk, email=supplier_user.email):
+        document = document_receive(
+            supplier=supplier,
+            content=fixture("ship_notice.csv"),
+            filename="asn.csv",
+            source="upload",
+            by=supplier_user,
+            kind="ship_notice",
+        )
+        PurchaseOrderLine.objects.filter(po=shippable_po, line_number=10).update(need_by_date=dt.date(2030, 1, 1))
+    assert document.status == InboundDocument.Status.ACCEPTED, document.errors
+    notice = ShipmentNoticeEvent.objects.get(pgh_label="insert")
+    assert notice.pgh_context == {
+        "channel": "document",
+        "document": document.pk,
+        "user": supplier_user.pk,
+        "email": "alice@example.com",
+    }
+    after = PurchaseOrderLineEvent.objects.filter(pgh_label="update").latest("pgh_id")
+    assert after.pgh_context == {"channel": "web", "user": supplier_user.pk, "email": "alice@example.com"}
