@@ -168,3 +168,18 @@ def _close_old_connections(task: Task[Any, Any] | None = None, **kwargs: object)
     if task is not None and getattr(task.request, "is_eager", False):
         return
     close_old_connections()
+
+
+@task_prerun.connect
+def _open_audit_context(task_id: str, task: Task[Any, Any], **kwargs: object) -> None:
+    """A task's changes are recorded with its name (audit.context); connected after the connection check."""
+    from audit import context  # imported late: this module is loaded while the settings are
+
+    context.task_started(task_id=task_id, name=task.name)
+
+
+@task_postrun.connect
+def _close_audit_context(task_id: str, **kwargs: object) -> None:
+    from audit import context
+
+    context.task_finished(task_id=task_id)

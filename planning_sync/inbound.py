@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DataError, IntegrityError, transaction
 
+from audit import context as audit_context
 from planning_sync.models import Connector, InboundRecord
 from purchasing.inbound import (
     ImportOutcome,
@@ -84,16 +85,17 @@ def apply_batch(feed: str, documents: Sequence[Any], *, connector: Connector | N
         raise ValueError(f"Unknown feed {feed!r}: use one of {', '.join(FEEDS)}.")
     result = BatchResult()
     applied_ids: set[str] = set()
-    for index, document in enumerate(documents):
-        external_id = external_id_of(feed, document)
-        try:
-            with transaction.atomic():
-                result.outcomes[FEEDS[feed](document)] += 1
-        except (ValidationError, IntegrityError, DataError) as error:
-            result.quarantined.append(_quarantine(feed, index, external_id, document, error, connector))
-            applied_ids.discard(external_id)
-        else:
-            applied_ids.add(external_id)
+    with audit_context.feed(feed, connector=connector.name if connector else None):
+        for index, document in enumerate(documents):
+            external_id = external_id_of(feed, document)
+            try:
+                with transaction.atomic():
+                    result.outcomes[FEEDS[feed](document)] += 1
+            except (ValidationError, IntegrityError, DataError) as error:
+                result.quarantined.append(_quarantine(feed, index, external_id, document, error, connector))
+                applied_ids.discard(external_id)
+            else:
+                applied_ids.add(external_id)
     InboundRecord.objects.filter(feed=feed, external_id__in=applied_ids - {""}).delete()
     return result
 

@@ -2,6 +2,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from suppliers import services
 from suppliers.models import (
@@ -17,6 +20,11 @@ from suppliers.models import (
     TermsProposal,
     User,
 )
+
+
+def _audit_link(name: str, pk: int | None) -> SafeString | str:
+    """A link to the object's history in the portal (buyers only), once the object exists."""
+    return format_html('<a href="{}">Who changed what, and when</a>', reverse(name, args=[pk])) if pk else "—"
 
 
 class MembershipInline(admin.TabularInline[SupplierMembership, Supplier]):
@@ -81,6 +89,11 @@ class SupplierMembershipAdmin(admin.ModelAdmin[SupplierMembership]):
     search_fields = ["user__email", "supplier__code", "supplier__name"]
     list_select_related = ["user", "supplier"]
     autocomplete_fields = ["user", "supplier"]
+    readonly_fields = ["audit_trail"]
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: SupplierMembership) -> SafeString | str:
+        return _audit_link("audit:membership-history", obj.pk)
 
 
 @admin.register(SupplierItem)
@@ -119,8 +132,13 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "last_used_at",
         "revoked_at",
         "revoked_by",
+        "audit_trail",
     )
     actions = ["revoke"]
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: ApiKey) -> SafeString | str:
+        return _audit_link("audit:api-key-history", obj.pk)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -60,6 +60,10 @@ SAMPLE_OF_ROUTE = {
     "suppliers:address-deactivate": {"pk": "ship_from_address"},
     "suppliers:terms-propose": {"pk": "supplier_item"},
     "suppliers:terms-proposal-decide": {"pk": "terms_proposal"},
+    "audit:shipment-history": {"pk": "shipment"},
+    "audit:case-history": {"pk": "case"},
+    "audit:membership-history": {"pk": "membership"},
+    "audit:api-key-history": {"pk": "api_key"},
 }
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
@@ -80,6 +84,12 @@ BUYER_ONLY = {
     *(f"exceptions:{name}" for name in EXCEPTION_CASE_ROUTES),
     "exceptions:projection",
     "exceptions:kpis",
+    # The audit trail names the distributor's staff and their addresses: buyers only.
+    "audit:po-history",
+    "audit:shipment-history",
+    "audit:case-history",
+    "audit:membership-history",
+    "audit:api-key-history",
 }
 # The integration monitor is for the distributor's staff: every supplier user gets 404 there.
 STAFF_NAMESPACES = {"monitor"}
@@ -236,6 +246,7 @@ def acme(po, shippable_po, supplier_user, settings, tmp_path) -> dict[str, str]:
         "document": str(document.pk),
         "outbound": str(reply.pk),
         "api_key": str(api_key.pk),
+        "membership": str(supplier_user.memberships.get(supplier=po.supplier).pk),
         "webhook": str(webhook.pk),
         "case": str(ExceptionCaseFactory.create(po=po, title=f"{po.number}: not acknowledged").pk),
         "site": shippable_po.site.code,

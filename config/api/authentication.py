@@ -13,6 +13,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from audit import context as audit_context
 from suppliers.models import ApiKey, Supplier
 
 # last_used_at is for people ("is this key still in use?"), so a minute's precision is
@@ -76,6 +77,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("This API key has expired.")
         if api_key.supplier.status not in Supplier.ACCESS_STATUSES:
             raise AuthenticationFailed("This supplier's access is closed.")
+        # DRF authenticates inside the view, after the middleware opened the request's audit context.
+        audit_context.api_key_authenticated(api_key)
         _touch(api_key)
         return ApiClient(api_key), api_key
 

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from config import uploads
+from audit import context as audit_context
 from purchasing.documents import edifact, replies, spreadsheet, x12
 from purchasing.documents.shapes import (
     AcknowledgementInput,
@@ -107,11 +108,12 @@ def document_receive(
             status=InboundDocument.Status.REJECTED,
             received_by=by,
         )
-        parsed = _read(document, content, fmt, kind)
-        if parsed is not None:
-            _apply(document, parsed, by=by)
-        document.save()
-        replies.answer(document, parsed)
+        with audit_context.document(document.pk):
+            parsed = _read(document, content, fmt, kind)
+            if parsed is not None:
+                _apply(document, parsed, by=by)
+            document.save()
+            replies.answer(document, parsed)
     logger.info(
         "document received",
         extra={"document_id": document.pk, "supplier": supplier.code, "status": document.status, "format": fmt},

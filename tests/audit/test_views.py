@@ -1,0 +1,148 @@
+"""The history page: buyers see who changed what and when; suppliers get 404."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from audit import context
+from purchasing.models import LineStatus, PurchaseOrderLine
+from suppliers.services import api_key_create
+from tests.factories import ExceptionCaseFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("portal_defaults")]
+
+
+def _rows(response) -> list[str]:
+    body = response.content.decode()
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ][1:]
+
+
+def test_the_po_history_shows_who_changed_what_newest_first(po, alice_client, buyer_client):
+    alice_client.post(
+        reverse("purchasing:po-accept-all", args=[po.number]),
+        {"version": po.version},
+        headers={"X-Request-ID": "req-accept-1"},
+        REMOTE_ADDR="203.0.113.7",
+    )
+    response = buyer_client.get(reverse("audit:po-history", args=[po.number]))
+    assert response.status_code == 200
+    rows = _rows(response)
+    assert any(
+        "Purchase order PO-100001 changed" in row
+        and "Status: Issued → Acknowledged" in row
+        and "alice@example.com" in row
+        and "Web" in row
+        and "203.0.113.7" in row
+        and "req-accept-1" in row
+        for row in rows
+    ), rows
+    assert any("Line 10 changed" in row and "Status: Awaiting acknowledgement → Acknowledged" in row for row in rows)
+    assert any("Answer for line 20 created" in row for row in rows)
+    # Ids are shown as what people know: the PO line's number, the user's e-mail.
+    assert any(row.split(" ", 4)[4].startswith("Line 20, delivery 2 created Line: line 20 ") for row in rows)
+    assert "Buyer: charlie@example.com" in rows[-1]
+    # The fixture's rows, created first and outside any request: recorded, with no context.
+    assert rows[-1].split(" ", 4)[4].startswith("Purchase order PO-100001 created")
+    assert "unknown (no context" in rows[-1]
+    # Newest first: the acceptance marks the PO acknowledged last of all its writes.
+    assert rows[0].split(" ", 4)[4].startswith("Purchase order PO-100001 changed")
+
+
+def test_the_po_page_links_buyers_to_its_history(po, buyer_client, alice_client):
+    url = reverse("audit:po-history", args=[po.number])
+    assert url in buyer_client.get(reverse("purchasing:po-detail", args=[po.number])).content.decode()
+    assert url not in alice_client.get(reverse("purchasing:po-detail", args=[po.number])).content.decode()
+
+
+def test_suppliers_get_404_even_for_their_own_objects(po, supplier, supplier_user, alice_client, bob_client):
+    case = ExceptionCaseFactory.create(po=po)
+    api_key, _ = api_key_create(supplier=supplier, name="erp", scopes=["orders:read"], by=None, expires_at=None)
+    membership = supplier_user.memberships.get()
+    urls = [
+        reverse("audit:po-history", args=[po.number]),
+        reverse("audit:case-history", args=[case.pk]),
+        reverse("audit:api-key-history", args=[api_key.pk]),
+        reverse("audit:membership-history", args=[membership.pk]),
+    ]
+    for url in urls:
+        assert alice_client.get(url).status_code == 404, url
+        assert bob_client.get(url).status_code == 404, url
+
+
+def test_an_unknown_object_is_404_for_buyers_too(buyer_client):
+    assert buyer_client.get(reverse("audit:po-history", args=["PO-NOPE"])).status_code == 404
+    assert buyer_client.get(reverse("audit:shipment-history", args=[999999])).status_code == 404
+
+
+def test_the_history_pages_by_keyset_in_constant_queries(po, buyer_client, settings):
+    settings.SUPPLYLINE_PAGE_SIZE = 3
+    url = reverse("audit:po-history", args=[po.number])
+
+    def queries_of(path: str) -> tuple[int, object]:
+        with CaptureQueriesContext(connection) as captured:
+            response = buyer_client.get(path)
+        assert response.status_code == 200
+        return len(captured), response
+
+    few, _ = queries_of(url)
+    for n in range(12):
+        with context.opened(channel=context.Channel.COMMAND, command=f"bump-{n}"):
+            PurchaseOrderLine.objects.filter(po=po).update(
+                status=LineStatus.CANCELLED if n % 2 else LineStatus.ISSUED, ordered_quantity=100 + n
+            )
+    many, page = queries_of(url)
+    assert many == few
+    seen = _rows(page)
+    assert len(seen) == 3
+    assert "bump-11" in seen[0]
+    older = re.search(r'rel="next" href="\?after=([^"]+)"', page.content.decode())
+    assert older is not None
+    _, second = queries_of(f"{url}?after={older.group(1)}")
+    next_rows = _rows(second)
+    assert len(next_rows) == 3
+    assert not set(next_rows) & set(seen)
+    assert "bump-10" in next_rows[1] or "bump-10" in next_rows[0]
+    newer = re.search(r'rel="prev" href="\?before=([^"]+)"', second.content.decode())
+    assert newer is not None
+    assert _rows(buyer_client.get(f"{url}?before={newer.group(1)}")) == seen
+
+
+def test_a_bad_cursor_shows_the_newest_changes_with_a_warning(po, buyer_client):
+    response = buyer_client.get(reverse("audit:po-history", args=[po.number]) + "?after=not-a-cursor")
+    assert response.status_code == 200
+    assert "That page link is not valid." in response.content.decode()
+    assert _rows(response)
+
+
+def test_the_case_and_asn_pages_link_to_their_history(po, shippable_po, buyer_client, supplier_user):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from purchasing import services
+    from purchasing.documents.shapes import ShipmentInput, ShipmentLineInput
+
+    notice = services.shipment_notice_submit(
+        supplier=shippable_po.supplier,
+        by=supplier_user,
+        shipment=ShipmentInput(
+            number="ASN-AUD-1",
+            ship_date=timezone.localdate(),
+            lines=(ShipmentLineInput(shippable_po.number, 10, Decimal(5)),),
+        ),
+        channel="web",
+    )
+    case = ExceptionCaseFactory.create(po=po)
+    shipment_url = reverse("audit:shipment-history", args=[notice.pk])
+    case_url = reverse("audit:case-history", args=[case.pk])
+    assert shipment_url in buyer_client.get(reverse("purchasing:shipment-detail", args=[notice.pk])).content.decode()
+    assert case_url in buyer_client.get(reverse("exceptions:case-detail", args=[case.pk])).content.decode()
+    rows = _rows(buyer_client.get(shipment_url))
+    assert any("ASN ASN-AUD-1 created" in row for row in rows)
+    assert any("Notice line 1 created" in row for row in rows)
+    assert any("Case #" in row for row in _rows(buyer_client.get(case_url)))
