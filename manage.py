@@ -20,7 +20,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from audit import context
+    from config.audit import context
 
     # Changes made by a command (seed_demo, shell, replay_deliveries, ...) are recorded as its own.
     with context.command(name):

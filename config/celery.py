@@ -172,14 +172,14 @@ def _close_old_connections(task: Task[Any, Any] | None = None, **kwargs: object)
 
 @task_prerun.connect
 def _open_audit_context(task_id: str, task: Task[Any, Any], **kwargs: object) -> None:
-    """A task's changes are recorded with its name (audit.context); connected after the connection check."""
-    from audit import context  # imported late: this module is loaded while the settings are
+    """A task's changes are recorded with its name (config.audit.context); connected after the connection check."""
+    from config.audit import context  # imported late: this module is loaded while the settings are
 
     context.task_started(task_id=task_id, name=task.name)
 
 
 @task_postrun.connect
 def _close_audit_context(task_id: str, **kwargs: object) -> None:
-    from audit import context
+    from config.audit import context
 
     context.task_finished(task_id=task_id)

@@ -113,7 +113,7 @@ INSTALLED_APPS = [
     "purchasing",
     "planning_sync",
     "exceptions",
-    "audit",
+    "config.audit",
 ]
 
 MIDDLEWARE = [
@@ -125,7 +125,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "audit.middleware.AuditContextMiddleware",
+    "config.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -38,7 +38,7 @@ urlpatterns = [
     path("accounts/email/", not_offered, name="account_not_offered_email"),
     path("accounts/confirm-email/", not_offered, name="account_not_offered_confirm_email_sent"),
     path("accounts/confirm-email/<str:key>/", not_offered, name="account_not_offered_confirm_email"),
-    path("audit/", include("audit.urls")),
+    path("audit/", include("config.audit.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DataError, IntegrityError, transaction
 
-from audit import context as audit_context
+from config.audit import context as audit_context
 from planning_sync.models import Connector, InboundRecord
 from purchasing.inbound import (
     ImportOutcome,

@@ -13,7 +13,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from audit import context as audit_context
+from config.audit import context as audit_context
 from suppliers.models import ApiKey, Supplier
 
 # last_used_at is for people ("is this key still in use?"), so a minute's precision is

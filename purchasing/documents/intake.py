@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from config import uploads
-from audit import context as audit_context
+from config.audit import context as audit_context
 from purchasing.documents import edifact, replies, spreadsheet, x12
 from purchasing.documents.shapes import (
     AcknowledgementInput,

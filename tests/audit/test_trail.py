@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audit import context
-from audit.models import (
+from config.audit import context
+from config.audit.models import (
     AcknowledgementEvent,
     ApiKeyEvent,
     ExceptionCaseEvent,

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from audit import context
+from config.audit import context
 from purchasing.models import LineStatus, PurchaseOrderLine
 from suppliers.services import api_key_create
 from tests.factories import ExceptionCaseFactory

@@ -22,8 +22,8 @@ from django.db import connection, models
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from audit import models as events
-from audit.context import Channel
+from config.audit import models as events
+from config.audit.context import Channel
 from config.keyset import InvalidCursor, decode_cursor, encode_cursor
 from purchasing.models import Acknowledgement, PurchaseOrderLine
 from suppliers.models import User

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from audit import context, selectors
+from config.audit import context, selectors
 from config.http import AuthedRequest
 from config.keyset import InvalidCursor
 from exceptions.models import ExceptionCase

@@ -7,7 +7,7 @@ from allauth.account.adapter import get_adapter
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from audit import context
+from config.audit import context
 from config.middleware import request_id_of
 
 # URL namespaces whose changes are recorded under their own channel rather than "web".

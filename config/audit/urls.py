@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audit import views
+from config.audit import views
 
 app_name = "audit"
 
