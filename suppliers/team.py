@@ -42,8 +42,10 @@ def _validate_role(role: str) -> None:
 
 
 @transaction.atomic
-def invitation_send(*, supplier: Supplier, email: str, role: str, by: User | None) -> Invitation:
+def invitation_send(*, supplier: Supplier, email: str, role: str, by: User | None) -> tuple[Invitation, str]:
     """Invite ``email`` to join ``supplier`` as ``role`` and queue the mail with the link.
+
+    Returns the invitation and its token, which only the mail carries (the caller must not show it).
 
     Refuses an address that is already a member (active or not) or already has an open invitation:
     the admin reactivates the one or resends the other instead.
@@ -66,7 +68,7 @@ def invitation_send(*, supplier: Supplier, email: str, role: str, by: User | Non
     except IntegrityError:  # a second invitation of the same address raced this one in
         raise ValidationError({"email": f"{email} has an open invitation already: resend or revoke it."}) from None
     _send_invitation_mail(invitation, token)
-    return invitation
+    return invitation, token
 
 
 def _issue_token(invitation: Invitation) -> str:
@@ -81,7 +83,9 @@ def _send_invitation_mail(invitation: Invitation, token: str) -> None:
     context = {
         "invitation": invitation,
         "supplier": invitation.supplier,
-        "inviter": invitation.invited_by,
+        "inviter": str(invitation.invited_by)
+        if invitation.invited_by
+        else f"An administrator of {invitation.supplier.name}",
         "accept_url": settings.SUPPLYLINE_BASE_URL + reverse("suppliers:invitation-accept", args=[token]),
         "days": int(settings.SUPPLYLINE_INVITATION_DAYS),
     }
@@ -96,8 +100,9 @@ def _send_invitation_mail(invitation: Invitation, token: str) -> None:
 
 
 @transaction.atomic
-def invitation_resend(*, invitation: Invitation, by: User | None) -> Invitation:
-    """A fresh link (the old one stops working) valid for the full lifetime again, mailed again."""
+def invitation_resend(*, invitation: Invitation, by: User | None) -> tuple[Invitation, str]:
+    """A fresh link (the old one stops working) valid for the full lifetime again, mailed again; returns the
+    invitation and the new token, as ``invitation_send`` does."""
     _lock_supplier(invitation.supplier_id)
     invitation = Invitation.objects.select_for_update().select_related("supplier").get(pk=invitation.pk)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
@@ -106,7 +111,7 @@ def invitation_resend(*, invitation: Invitation, by: User | None) -> Invitation:
     invitation.invited_by = by or invitation.invited_by
     invitation.save(update_fields=["token_hash", "sent_at", "expires_at", "invited_by"])
     _send_invitation_mail(invitation, token)
-    return invitation
+    return invitation, token
 
 
 def invitation_revoke(*, invitation: Invitation, by: User | None) -> bool:

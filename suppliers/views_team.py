@@ -108,7 +108,7 @@ def invitation_create(request: AuthedRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            invitation = team.invitation_send(supplier=acting.supplier, by=request.user, **form.cleaned_data)
+            invitation, _token = team.invitation_send(supplier=acting.supplier, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -278,7 +278,9 @@ def test_lot_and_expiry_inputs_are_marked_required_where_the_item_needs_them(ali
     assert "required" not in _line_form(response, shippable_po, 10).fields["lot_number"].label
 
 
-def test_a_user_of_several_suppliers_ships_for_the_active_one(alice_client, supplier_user, other_supplier, shippable_po):
+def test_a_user_of_several_suppliers_ships_for_the_active_one(
+    alice_client, supplier_user, other_supplier, shippable_po
+):
     SupplierMembershipFactory(user=supplier_user, supplier=other_supplier, role=SupplierMembership.Role.SHIPPING)
     bolt_po = PurchaseOrderFactory(supplier=other_supplier, status=POStatus.ACKNOWLEDGED, number="PO-BOLT-9")
     PurchaseOrderLineFactory(po=bolt_po, line_number=1, status=LineStatus.ACKNOWLEDGED)
