@@ -201,11 +201,13 @@ def supplier_members(request: AuthedRequest, code: str) -> HttpResponse:
 @require_POST
 @login_required
 def active_supplier_set(request: AuthedRequest) -> HttpResponse:
-    """Act for another of the user's suppliers: checked against their active memberships, kept in the session."""
+    """Act for another of the user's suppliers: checked against their active memberships, kept in the session.
+
+    A supplier the user is no active member of is 404, as any other supplier's object is (the switcher
+    offers only the user's own; buyers act for none)."""
     form = ActiveSupplierForm(request.POST, suppliers=Supplier.objects.switchable_for(request.user))
-    if not form.is_valid():
-        messages.error(request, "Supplier: you are not an active member of that supplier. Nothing was changed.")
-        return redirect("home")
+    if is_buyer(request.user) or not form.is_valid():
+        raise Http404("You are not an active member of that supplier.")
     supplier = form.cleaned_data["supplier"]
     request.session[ACTIVE_SUPPLIER_SESSION_KEY] = supplier.pk
     setattr(request.user, ACTIVE_SUPPLIER_ATTRIBUTE, supplier.pk)

@@ -318,8 +318,8 @@ def test_switching_changes_everything_the_user_sees_and_may_do(alice_client, two
 
 def test_a_switch_to_a_supplier_one_is_no_member_of_is_refused(alice_client, two_hats, supplier, buyer):
     stranger = PurchaseOrderFactory.create(supplier__code="ZED", number="PO-ZED-1").supplier
-    response = alice_client.post(SWITCH, {"supplier": stranger.pk}, follow=True)
-    assert "not an active member" in response.content.decode()
+    assert alice_client.post(SWITCH, {"supplier": stranger.pk}).status_code == 404
+    assert alice_client.post(SWITCH, {"supplier": "x"}).status_code == 404
     assert "PO-ACME-1" in alice_client.get(reverse("purchasing:po-list")).content.decode()
     assert alice_client.get(SWITCH).status_code == 405
 
