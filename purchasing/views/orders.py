@@ -139,6 +139,7 @@ def po_detail(request: AuthedRequest, number: str) -> HttpResponse:
         "lines": lines,
         "history": selectors.po_history(po=po),
         "may_acknowledge": not buyer and selectors.may_acknowledge(user=request.user, po=po),
+        "may_ship": not buyer and selectors.may_ship(user=request.user, supplier_id=po.supplier_id),
         "pending_count": len(pending),
         "edi_documents": selectors.purchase_order_edi_documents(po=po),
     }

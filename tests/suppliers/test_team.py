@@ -339,3 +339,15 @@ def test_a_deactivated_choice_falls_back_to_the_first_membership(alice_client, t
 
 def test_a_request_with_no_choice_never_acts_for_two_suppliers(supplier_user, two_hats):
     assert PurchaseOrder.objects.visible_to(supplier_user).count() == 1
+
+
+# --- controls a role may not use are not drawn ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [(Role.ADMIN, True), (Role.ORDER_DESK, True), (Role.SHIPPING, True), (Role.VIEWER, False)]
+)
+def test_only_shipping_roles_see_the_shipment_button_on_an_acknowledged_po(supplier, shippable_po, role, shown):
+    client = signed_in(member(supplier, role))
+    page = client.get(reverse("purchasing:po-detail", args=[shippable_po.number])).content.decode()
+    assert ("Create shipment notice" in page) is shown
