@@ -7,15 +7,12 @@ and 403 on every change (docs/organisations.md).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -216,18 +213,14 @@ def active_supplier_set(request: AuthedRequest) -> HttpResponse:
 
 
 def _safe_next(request: HttpRequest) -> str | None:
-    """The page the switch was made on if it is ours and names no object (the PO in view is the other
-    supplier's, so it would be 404 now): lists and homes stay, detail pages go home."""
+    """Back to the page the switch was made from, if it is one of ours (the navigation bar sends it only
+    from pages that name no object: a detail page of the previous supplier would be 404 now)."""
     target = request.POST.get("next", "")
-    if not target or not url_has_allowed_host_and_scheme(
+    if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return None
-    try:
-        match = resolve(urlsplit(target).path)
-    except Resolver404:
-        return None
-    return None if match.kwargs else target
+        return target
+    return None
 
 
 # --- accepting an invitation ---------------------------------------------------------------------------------------

@@ -328,10 +328,23 @@ def test_a_switch_to_a_supplier_one_is_no_member_of_is_refused(alice_client, two
     assert alice_client.get(SWITCH).status_code == 405
 
 
-def test_a_switch_to_a_detail_page_goes_home_instead(alice_client, two_hats, other_supplier):
-    detail = reverse("purchasing:po-detail", args=["PO-ACME-1"])
-    response = alice_client.post(SWITCH, {"supplier": other_supplier.pk, "next": detail})
-    assert response["Location"] == reverse("home")
+def test_switching_from_a_detail_page_goes_home(alice_client, two_hats, other_supplier):
+    page = alice_client.get(reverse("purchasing:po-detail", args=["PO-ACME-1"])).content.decode()
+    assert 'name="next"' not in page  # that PO would be 404 once BOLT is active
+    assert alice_client.post(SWITCH, {"supplier": other_supplier.pk})["Location"] == reverse("home")
+
+
+def test_a_link_to_a_po_of_the_other_supplier_offers_the_switch(alice_client, bob_client, two_hats, other_supplier):
+    url = reverse("purchasing:po-detail", args=["PO-BOLT-1"])
+    response = alice_client.get(url)
+    assert response.status_code == 404
+    assert "Act for Bolt &amp; Nut Co" in response.content.decode()
+    assert alice_client.post(SWITCH, {"supplier": other_supplier.pk, "next": url})["Location"] == url
+    assert alice_client.get(url).status_code == 200
+    # Someone who is no member of ACME learns nothing of whose PO it is.
+    response = bob_client.get(reverse("purchasing:po-detail", args=["PO-ACME-1"]))
+    assert response.status_code == 404
+    assert "Acme" not in response.content.decode()
 
 
 def test_a_deactivated_choice_falls_back_to_the_first_membership(alice_client, two_hats, supplier_user, other_supplier):
