@@ -39,6 +39,7 @@ run: install
 	@echo "    lee.buyer@example.com      second buyer"
 	@echo "    acme@example.com           supplier ACME, admin"
 	@echo "    acme.shipping@example.com  supplier ACME, shipping"
+	@echo "    dana@example.com           ACME order desk and BOLT viewer (switch supplier in the nav)"
 	@echo "    bolt@example.com           supplier BOLT, admin"
 	@echo "    admin@example.com          staff superuser, /admin/"
 	@echo "  The sandbox ERP and planning system listen on http://127.0.0.1:$(SANDBOX_PORT)/ (ledger: /erp/ledger)."

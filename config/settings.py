@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "suppliers.middleware.active_supplier",
     "config.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -209,8 +210,8 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
-# Accounts are provisioned by the distributor (and, later, by supplier admins'
-# invitations), so addresses are trusted and there is no public sign-up.
+# Accounts are provisioned by the distributor and by supplier admins' invitations (the link went to the
+# address), so addresses are trusted and there is no public sign-up.
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
@@ -240,6 +241,11 @@ MFA_FORMS = {
     "authenticate": "suppliers.mfa.AuthenticateForm",
     "reauthenticate": "suppliers.mfa.ReauthenticateForm",
 }
+
+# Sign-up is open only to a person holding a supplier admin's invitation (suppliers/adapters.py).
+ACCOUNT_FORMS = {"signup": "suppliers.forms.InvitationSignupForm"}
+# How long an invitation link works; resending it draws a new link for as long again.
+SUPPLYLINE_INVITATION_DAYS = env_int("SUPPLYLINE_INVITATION_DAYS", 7)
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -126,6 +127,13 @@ class SupplierQuerySet(models.QuerySet["Supplier"]):
         if not user.is_authenticated or not user.is_active:
             return self.none()
         return self.filter(pk__in=SupplierMembership.objects.supplier_ids_of(user))
+
+    def switchable_for(self, user: User | AnonymousUser) -> SupplierQuerySet:
+        """Every supplier the user is an active member of: the choices of the supplier switcher, never a
+        boundary of what the user sees (that is ``visible_to``, the active one only)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(pk__in=SupplierMembership.objects.active().filter(user=user).values("supplier_id"))
 
 
 class Supplier(models.Model):
@@ -283,15 +291,42 @@ def _first_set[T](value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+# Where a request keeps the supplier a user of several suppliers chose to act for: the session holds it
+# under this key, and suppliers.middleware.active_supplier puts it on request.user under this attribute.
+ACTIVE_SUPPLIER_SESSION_KEY = "supplyline_active_supplier"
+ACTIVE_SUPPLIER_ATTRIBUTE = "chosen_supplier_id"
+
+
 class MembershipQuerySet(models.QuerySet["SupplierMembership"]):
     def active(self) -> MembershipQuerySet:
         return self.filter(is_active=True, supplier__status__in=Supplier.ACCESS_STATUSES)
 
-    def supplier_ids_of(self, user: User | AnonymousUser) -> models.QuerySet[Any]:
-        """Ids of the suppliers a user may act for: the one tenant boundary of the portal."""
+    def acting(self, user: User | AnonymousUser) -> MembershipQuerySet:
+        """The one membership a user acts through, as a subquery (zero rows or one).
+
+        That is the supplier chosen in this session (``chosen_supplier_id``, put on the user by
+        ``suppliers.middleware.active_supplier``) while it is an active membership, else the user's
+        first active membership. A user object that carries no choice (a task, a shell) acts for the
+        first one too: never for all of its suppliers at once.
+        """
         if not user.is_authenticated:
-            return self.none().values("supplier_id")
-        return self.active().filter(user=user).values("supplier_id")
+            return self.none()
+        mine = self.active().filter(user=user)
+        chosen = getattr(user, ACTIVE_SUPPLIER_ATTRIBUTE, None)
+        preference = [models.Case(models.When(supplier_id=chosen, then=0), default=1)] if chosen else []
+        return self.filter(pk__in=mine.order_by(*preference, "pk").values("pk")[:1])
+
+    def supplier_ids_of(self, user: User | AnonymousUser) -> models.QuerySet[Any]:
+        """Ids of the suppliers a user acts for on this request: the one tenant boundary of the portal.
+
+        One supplier at most: the active supplier of ``acting``. Everything a supplier user sees
+        (``visible_to``) and every role check goes through it.
+        """
+        return self.acting(user).values("supplier_id")
+
+    def acting_in_role(self, user: User | AnonymousUser, roles: Iterable[str]) -> bool:
+        """Whether the user's active membership has one of ``roles``."""
+        return self.acting(user).filter(role__in=list(roles)).exists()
 
 
 class SupplierMembership(models.Model):
@@ -312,6 +347,8 @@ class SupplierMembership(models.Model):
     # Who of a supplier may do what, on every channel (web, files, API); viewers only look.
     ACKNOWLEDGING_ROLES = (Role.ADMIN, Role.ORDER_DESK)
     SHIPPING_ROLES = (Role.ADMIN, Role.ORDER_DESK, Role.SHIPPING)
+    # The team, API keys and compliance uploads (docs/organisations.md).
+    ADMIN_ROLES = (Role.ADMIN,)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "supplier"], name="membership_user_supplier_unique")]
@@ -319,6 +356,74 @@ class SupplierMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.supplier.code} ({self.get_role_display()})"
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open(self) -> InvitationQuerySet:
+        """Neither accepted nor revoked (an expired one is still open: it can be resent)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A supplier admin's invitation of a person, by e-mail, to join the supplier in a role.
+
+    The link carries a random token; we keep only its SHA-256 (256 random bits: nothing to guess).
+    Resending draws a new token, so an older link stops working.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        EXPIRED = "expired", "Expired"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("e-mail address")
+    role = models.CharField(max_length=12, choices=SupplierMembership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            # One open invitation per address and supplier: a second would be a second live link.
+            models.UniqueConstraint(
+                "supplier",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.supplier.code} ({self.get_role_display()})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        return self.Status.EXPIRED if self.expires_at <= timezone.now() else self.Status.PENDING
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
 
 
 class SupplierItemQuerySet(models.QuerySet["SupplierItem"]):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from suppliers import views, views_compliance, views_scorecards
+from suppliers import views, views_compliance, views_scorecards, views_team
 from suppliers import views_self_service as self_service
 
 app_name = "suppliers"
@@ -12,6 +12,17 @@ urlpatterns = [
     path("settings/api-keys/", views.api_key_list, name="api-key-list"),
     path("settings/api-keys/new/", views.api_key_create, name="api-key-create"),
     path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    # The supplier's team, invitations, and which supplier a user acts for (docs/organisations.md)
+    path("team/", views_team.team_page, name="team"),
+    path("team/invite/", views_team.invitation_create, name="invitation-create"),
+    path("team/invitations/<int:pk>/resend/", views_team.invitation_resend, name="invitation-resend"),
+    path("team/invitations/<int:pk>/revoke/", views_team.invitation_revoke, name="invitation-revoke"),
+    path("team/members/<int:pk>/role/", views_team.membership_role, name="membership-role"),
+    path("team/members/<int:pk>/deactivate/", views_team.membership_deactivate, name="membership-deactivate"),
+    path("team/members/<int:pk>/reactivate/", views_team.membership_reactivate, name="membership-reactivate"),
+    path("invitations/<str:token>/", views_team.invitation_accept, name="invitation-accept"),
+    path("settings/active-supplier/", views_team.active_supplier_set, name="active-supplier-set"),
+    path("suppliers/<str:code>/members/", views_team.supplier_members, name="supplier-members"),
     # Compliance documents
     path("compliance/", views_compliance.compliance_overview, name="compliance-overview"),
     path("compliance/upload/", views_compliance.compliance_upload, name="compliance-upload"),

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -72,19 +73,25 @@ def notification_settings(request: AuthedRequest) -> HttpResponse:
     return render(request, "suppliers/notification_settings.html", {"form": form})
 
 
-def _administered_suppliers(request: AuthedRequest) -> QuerySet[Supplier]:
-    """The suppliers the user administers; 404 for everyone else (API keys are for supplier admins)."""
-    memberships = SupplierMembership.objects.active().filter(user=request.user, role=SupplierMembership.Role.ADMIN)
-    suppliers = Supplier.objects.filter(pk__in=memberships.values("supplier_id"))
-    if is_buyer(request.user) or not suppliers.exists():
+def administered_supplier(request: AuthedRequest) -> QuerySet[Supplier]:
+    """The active supplier, as a one-row queryset, when the user is its admin (API keys, compliance uploads).
+
+    404 for buyers and for users who act for no supplier; 403 for a member whose role is not admin.
+    """
+    if is_buyer(request.user):
         raise Http404
-    return suppliers
+    role = SupplierMembership.objects.acting(request.user).values_list("role", flat=True).first()
+    if role is None:
+        raise Http404
+    if role not in SupplierMembership.ADMIN_ROLES:
+        raise PermissionDenied("Only your supplier's admins may do this. Ask one of them.")
+    return Supplier.objects.filter(pk__in=SupplierMembership.objects.supplier_ids_of(request.user))
 
 
 @require_GET
 @login_required
 def api_key_list(request: AuthedRequest) -> HttpResponse:
-    suppliers = _administered_suppliers(request)
+    suppliers = administered_supplier(request)
     keys = ApiKey.objects.filter(supplier__in=suppliers).select_related("supplier", "created_by")
     return render(request, "suppliers/api_key_list.html", {"keys": keys, "show_supplier": len(suppliers) > 1})
 
@@ -94,7 +101,7 @@ def api_key_list(request: AuthedRequest) -> HttpResponse:
 @login_required
 def api_key_create(request: AuthedRequest) -> HttpResponse:
     """The new key is on the response to the POST only: never in a URL, a session or a log."""
-    suppliers = _administered_suppliers(request)
+    suppliers = administered_supplier(request)
     form = ApiKeyCreateForm(request.POST or None, suppliers=suppliers)
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in_days"]
@@ -113,7 +120,7 @@ def api_key_create(request: AuthedRequest) -> HttpResponse:
 @login_required
 def api_key_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST revokes."""
-    suppliers = _administered_suppliers(request)
+    suppliers = administered_supplier(request)
     api_key = get_object_or_404(ApiKey.objects.select_related("supplier"), pk=pk, supplier__in=suppliers)
     if request.method == "POST":
         if services.api_key_revoke(key=api_key, by=request.user):

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,6 +19,7 @@ from config.uploads import FileTooLarge, SizeLimitedUpload
 from suppliers import compliance
 from suppliers.forms_compliance import ComplianceReviewForm, ComplianceUploadForm
 from suppliers.models import ComplianceDocument, ComplianceDocumentType, Supplier, SupplierMembership, is_buyer
+from suppliers.views import administered_supplier
 
 
 def _standing(request: AuthedRequest, suppliers: list[Supplier]) -> list[dict[str, Any]]:
@@ -41,10 +41,9 @@ def _standing(request: AuthedRequest, suppliers: list[Supplier]) -> list[dict[st
     ]
 
 
-def _administered_suppliers(request: AuthedRequest) -> QuerySet[Supplier]:
-    """The suppliers whose admin the user is (uploads are theirs alone, as API keys are)."""
-    memberships = SupplierMembership.objects.active().filter(user=request.user, role=SupplierMembership.Role.ADMIN)
-    return Supplier.objects.filter(pk__in=memberships.values("supplier_id"))
+def _may_upload(request: AuthedRequest) -> bool:
+    """Uploads are the active supplier's admins' alone, as API keys are."""
+    return SupplierMembership.objects.acting_in_role(request.user, SupplierMembership.ADMIN_ROLES)
 
 
 @require_GET
@@ -54,7 +53,7 @@ def compliance_overview(request: AuthedRequest) -> HttpResponse:
     if is_buyer(request.user):
         return redirect("suppliers:compliance-queue")
     suppliers = list(Supplier.objects.visible_to(request.user))
-    may_upload = _administered_suppliers(request).exists()
+    may_upload = _may_upload(request)
     context = {"sections": _standing(request, suppliers), "may_upload": may_upload}
     return render(request, "suppliers/compliance_overview.html", context)
 
@@ -63,7 +62,7 @@ def compliance_overview(request: AuthedRequest) -> HttpResponse:
 @login_required
 def compliance_supplier(request: AuthedRequest, code: str) -> HttpResponse:
     supplier = get_object_or_404(Supplier.objects.visible_to(request.user), code=code)
-    may_upload = _administered_suppliers(request).filter(pk=supplier.pk).exists()
+    may_upload = not is_buyer(request.user) and _may_upload(request)
     context = {"sections": _standing(request, [supplier]), "may_upload": may_upload, "supplier": supplier}
     return render(request, "suppliers/compliance_overview.html", context)
 
@@ -81,9 +80,7 @@ def compliance_upload(request: AuthedRequest) -> HttpResponse:
 
 @csrf_protect
 def _compliance_upload(request: AuthedRequest, upload_limit: SizeLimitedUpload | None) -> HttpResponse:
-    suppliers = _administered_suppliers(request)
-    if is_buyer(request.user) or not suppliers.exists():
-        raise Http404
+    suppliers = administered_supplier(request)
     data = (request.POST, request.FILES) if request.method == "POST" else ()
     # Asked only now: the body is parsed, and the limit applied, when request.POST is first read.
     refused = upload_limit is not None and upload_limit.refused

@@ -66,7 +66,7 @@ def _bad_request(request: AuthedRequest, form: forms.Form) -> HttpResponse:
 @login_required
 def scorecard_list(request: AuthedRequest) -> HttpResponse:
     """Buyers: every supplier with data, its latest month and period. A supplier's user is taken to the
-    scorecard of their (first) supplier, so one navigation link serves both; nobody else gets one."""
+    scorecard of their active supplier, so one navigation link serves both; nobody else gets one."""
     if not is_buyer(request.user):
         own = Supplier.objects.visible_to(request.user).order_by("code").values_list("code", flat=True).first()
         if own is None:
@@ -127,9 +127,6 @@ def scorecard_detail(request: AuthedRequest, code: str) -> HttpResponse:
         "metrics": scorecards.METRICS,
         "chart": _chart(card),
         "totals": [card.overall(m.key) for m in scorecards.METRICS],
-        "my_suppliers": []
-        if is_buyer(request.user)
-        else list(Supplier.objects.visible_to(request.user).order_by("name")),
     }
     return render(request, "suppliers/scorecard_detail.html", context)
 

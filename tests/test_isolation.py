@@ -26,8 +26,9 @@ from purchasing.models import OutboundDocument
 from purchasing.services import LineDecision
 from suppliers import self_service
 from suppliers.compliance import compliance_document_upload
-from suppliers.models import ApiScope, ComplianceDocumentType
+from suppliers.models import ApiScope, ComplianceDocumentType, Invitation, SupplierMembership
 from suppliers.services import api_key_create
+from suppliers.team import invitation_resend, invitation_send
 from tests.factories import ExceptionCaseFactory, SupplierItemFactory
 from tests.totp import enrol
 
@@ -38,7 +39,7 @@ EXCEPTION_CASE_ROUTES = [
     f"case-{verb}" for verb in ("detail", "claim", "assign", "comment", "snooze", "resolve", "replay", "contact")
 ]
 # URL argument name -> how to name one of ACME's objects in it (see the `acme` fixture).
-SAMPLES = ("number", "pk", "name", "site", "sku", "code")
+SAMPLES = ("number", "pk", "name", "site", "sku", "code", "token")
 # Routes whose argument names a different kind of object than the default sample.
 SAMPLE_OF_ROUTE = {
     "monitor:delivery-replay": {"pk": "delivery"},
@@ -64,7 +65,11 @@ SAMPLE_OF_ROUTE = {
     "audit:case-history": {"pk": "case"},
     "audit:membership-history": {"pk": "membership"},
     "audit:api-key-history": {"pk": "api_key"},
+    **{f"suppliers:invitation-{verb}": {"pk": "invitation"} for verb in ("resend", "revoke")},
+    **{f"suppliers:membership-{verb}": {"pk": "membership"} for verb in ("role", "deactivate", "reactivate")},
 }
+# Links whose token is the credential (an invitation): checked on their own below, not as tenant objects.
+TOKEN_LINKS = {"suppliers:invitation-accept"}
 # Routes that serve the same thing to everyone and hold no tenant data (checked below).
 NO_TENANT_DATA = {"purchasing:document-template"}
 # Routes only buyers may use: a supplier gets 404 on them, even for its own objects.
@@ -78,6 +83,7 @@ BUYER_ONLY = {
     "suppliers:compliance-review",
     "suppliers:terms-proposal-list",
     "suppliers:terms-proposal-decide",
+    "suppliers:supplier-members",
     # The exceptions queue, supply projections and KPIs are the distributor's, even about a supplier's own PO.
     "exceptions:case-list",
     "exceptions:case-bulk",
@@ -140,6 +146,8 @@ def _routes(kind: str) -> list[Route]:
             return "account"
         if route.qualified_name in NO_TENANT_DATA:
             return "shared"
+        if route.qualified_name in TOKEN_LINKS:
+            return "token"
         if route.namespace in MACHINE_NAMESPACES:
             return "machine"
         if route.namespace == API_NAMESPACE:
@@ -202,6 +210,7 @@ def acme(po, shippable_po, supplier_user, settings, tmp_path) -> dict[str, str]:
         supplier=po.supplier, content=ISA_GARBAGE, filename="bad.x12", source="upload", by=supplier_user
     )
     api_key, _ = api_key_create(supplier=po.supplier, name="iso", scopes=["orders:read"], by=None, expires_at=None)
+    invitation, _ = invitation_send(supplier=po.supplier, email="carol@example.com", role="viewer", by=supplier_user)
     webhook, _ = webhook_register(
         supplier=po.supplier, url="https://hooks.acme.example/supplyline", event_types=["supplyline.po.issued.v1"]
     )
@@ -248,6 +257,7 @@ def acme(po, shippable_po, supplier_user, settings, tmp_path) -> dict[str, str]:
         "api_key": str(api_key.pk),
         "membership": str(supplier_user.memberships.get(supplier=po.supplier).pk),
         "webhook": str(webhook.pk),
+        "invitation": str(invitation.pk),
         "case": str(ExceptionCaseFactory.create(po=po, title=f"{po.number}: not acknowledged").pk),
         "site": shippable_po.site.code,
         "sku": shippable_po.lines.get(line_number=10).item.sku,
@@ -284,12 +294,27 @@ def test_an_outsider_never_sees_another_suppliers_data_on_a_page(route, acme, po
     if route.qualified_name in BUYER_ONLY or route.namespace in STAFF_NAMESPACES:
         assert _get_or_post(alice_client, reverse(route.qualified_name)).status_code == 404, "for staff only"
     response = _get_or_post(bob_client, reverse(route.qualified_name))
-    if response.status_code == 302:
+    while response.status_code == 302:
         response = bob_client.get(response["Location"])
     assert response.status_code in {200, 404}
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert po.number.encode() not in body
     assert po.supplier.name.encode() not in body
+
+
+@pytest.mark.parametrize("route", _routes("token"), ids=lambda r: r.qualified_name)
+def test_a_token_link_names_nothing_without_its_token(route, acme, bob_client, client):
+    """A made-up token is 404 for everyone; ACME's real link, opened while signed in as someone else,
+    names neither ACME nor the invited address."""
+    assert bob_client.get(reverse(route.qualified_name, kwargs={"token": "made-up"})).status_code == 404
+    assert client.get(reverse(route.qualified_name, kwargs={"token": "made-up"})).status_code == 404
+    invitation = Invitation.objects.get(pk=acme["invitation"])
+    _, token = invitation_resend(invitation=invitation, by=None)  # a link we know the token of
+    response = bob_client.get(reverse(route.qualified_name, kwargs={"token": token}))
+    assert response.status_code == 403
+    assert b"Acme" not in response.content
+    assert b"carol@example.com" not in response.content
+    assert not SupplierMembership.objects.filter(user__email="bob@example.com", supplier__code="ACME").exists()
 
 
 # The admin's own sign-in pages are open by design.

@@ -66,10 +66,10 @@ def document_replies(*, document: InboundDocument) -> list[OutboundDocument]:
 
 
 def document_upload_suppliers(*, user: User) -> QuerySet[Supplier]:
-    """The suppliers a user may upload documents for; buyers upload for none."""
+    """The active supplier, when the user's role there may upload documents; buyers upload for none."""
     if is_buyer(user):
         return Supplier.objects.none()
-    memberships = SupplierMembership.objects.active().filter(user=user, role__in=UPLOADING_ROLES)
+    memberships = SupplierMembership.objects.acting(user).filter(role__in=UPLOADING_ROLES)
     return Supplier.objects.filter(pk__in=memberships.values("supplier_id")).order_by("code")
 
 

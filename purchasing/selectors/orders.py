@@ -54,9 +54,10 @@ def acknowledgeable_po_get(*, user: User, number: str) -> PurchaseOrder:
 
 
 def may_acknowledge(*, user: User, po: PurchaseOrder) -> bool:
+    """Whether the user's active membership is the PO's supplier's, in a role that answers POs."""
     return (
-        SupplierMembership.objects.active()
-        .filter(user=user, supplier_id=po.supplier_id, role__in=ACKNOWLEDGING_ROLES)
+        SupplierMembership.objects.acting(user)
+        .filter(supplier_id=po.supplier_id, role__in=ACKNOWLEDGING_ROLES)
         .exists()
     )
 

@@ -56,8 +56,8 @@ def shipment_notice_replacement(*, notice: ShipmentNotice) -> ShipmentNotice | N
 
 
 def shipping_suppliers(*, user: User) -> QuerySet[Supplier]:
-    """The suppliers the user may send shipment notices for: a shipping role, not buyer rights."""
-    memberships = SupplierMembership.objects.active().filter(user=user, role__in=SHIPPING_ROLES)
+    """The active supplier, when the user's role there ships (a membership, not buyer rights); else none."""
+    memberships = SupplierMembership.objects.acting(user).filter(role__in=SHIPPING_ROLES)
     return Supplier.objects.filter(pk__in=memberships.values("supplier_id")).order_by("name")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -23,7 +23,7 @@ from purchasing.documents.forms import DocumentUploadForm
 from purchasing.documents.intake import document_receive
 from purchasing.filters import InboundDocumentFilter
 from purchasing.models import DocumentKind, InboundDocument
-from suppliers.models import Supplier, is_buyer
+from suppliers.models import Supplier, SupplierMembership, is_buyer
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEMPLATE_NAMES = {DocumentKind.SHIP_NOTICE: "ship-notices", DocumentKind.ACKNOWLEDGEMENT: "acknowledgements"}
@@ -100,7 +100,9 @@ def _document_list(request: AuthedRequest, upload_limit: SizeLimitedUpload | Non
     suppliers = selectors.document_upload_suppliers(user=request.user)
     may_upload = suppliers.exists()
     if request.method == "POST" and not may_upload:
-        raise Http404
+        if is_buyer(request.user) or not SupplierMembership.objects.supplier_ids_of(request.user).exists():
+            raise Http404
+        raise PermissionDenied("Your role can view documents but not send them. Ask your administrator.")
     form = None
     status = 200
     if may_upload:

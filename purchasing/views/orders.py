@@ -130,7 +130,10 @@ def _csv_lines(rows: Iterator[PurchaseOrder]) -> Iterator[str]:
 @require_GET
 @login_required
 def po_detail(request: AuthedRequest, number: str) -> HttpResponse:
-    po = selectors.purchase_order_get(user=request.user, number=number)
+    try:
+        po = selectors.purchase_order_get(user=request.user, number=number)
+    except Http404:
+        return _of_another_of_my_suppliers(request, number)
     buyer = is_buyer(request.user)
     pending = selectors.pending_answers_of(po=po)
     lines = [(line, pending.get(line.pk)) for line in po.lines.all()]
@@ -139,10 +142,21 @@ def po_detail(request: AuthedRequest, number: str) -> HttpResponse:
         "lines": lines,
         "history": selectors.po_history(po=po),
         "may_acknowledge": not buyer and selectors.may_acknowledge(user=request.user, po=po),
+        "may_ship": not buyer and selectors.may_ship(user=request.user, supplier_id=po.supplier_id),
         "pending_count": len(pending),
         "edi_documents": selectors.purchase_order_edi_documents(po=po),
     }
     return render(request, "purchasing/po_detail.html", context)
+
+
+def _of_another_of_my_suppliers(request: AuthedRequest, number: str) -> HttpResponse:
+    """Still 404, but when the PO is of another supplier the user is an active member of (a mail's link while
+    acting for the other), the page says so and offers the switch; to anyone else, a plain 404."""
+    supplier = Supplier.objects.switchable_for(request.user).filter(purchase_orders__number=number).first()
+    if supplier is None or is_buyer(request.user):
+        raise Http404("No such purchase order.")
+    context = {"number": number, "supplier": supplier}
+    return render(request, "purchasing/po_other_supplier.html", context, status=404)
 
 
 def _answer_forms(request: AuthedRequest, po: PurchaseOrder) -> list[LineAnswerForm]:

@@ -191,17 +191,16 @@ def test_the_upload_is_protected_from_cross_site_requests(supplier_user, shippab
     assert InboundDocument.objects.get().status == "accepted"
 
 
-def test_a_user_of_two_suppliers_says_which_one_the_file_is_for(alice_client, supplier_user, other_supplier):
+def test_a_user_of_two_suppliers_sends_files_for_the_active_one(alice_client, supplier_user, other_supplier):
     SupplierMembershipFactory(user=supplier_user, supplier=other_supplier)
-    page = alice_client.get(LIST)
-    assert "supplier" in page.context["form"].fields
-
-    refused = upload(alice_client, asn_csv(), kind="ship_notice")
-    assert refused.status_code == 400
-    assert not InboundDocument.objects.exists()
-
+    assert "supplier" not in alice_client.get(LIST).context["form"].fields
+    # Naming the other supplier changes nothing: the file is the active supplier's.
     upload(alice_client, asn_csv(), kind="ship_notice", supplier="BOLT")
-    assert InboundDocument.objects.get().supplier == other_supplier
+    assert [d.supplier.code for d in InboundDocument.objects.all()] == ["ACME"]
+
+    alice_client.post(reverse("suppliers:active-supplier-set"), {"supplier": other_supplier.pk})
+    upload(alice_client, asn_csv(), kind="ship_notice")
+    assert sorted(d.supplier.code for d in InboundDocument.objects.all()) == ["ACME", "BOLT"]
 
 
 def test_a_buyer_sees_no_upload_form_and_cannot_upload(buyer_client, shippable_po):
@@ -220,7 +219,7 @@ def test_a_viewer_cannot_upload(client, supplier, shippable_po):
     SupplierMembershipFactory(user=viewer, supplier=supplier, role=SupplierMembership.Role.VIEWER)
     client.force_login(viewer)
     assert client.get(LIST).context["form"] is None
-    assert upload(client, asn_csv(), kind="ship_notice").status_code == 404
+    assert upload(client, asn_csv(), kind="ship_notice").status_code == 403
     assert not InboundDocument.objects.exists()
 
 

@@ -93,10 +93,12 @@ def test_visible_to_keeps_each_supplier_to_its_own_pos(supplier_user, outsider, 
     assert not PurchaseOrder.objects.visible_to(AnonymousUser()).exists()
 
 
-def test_visible_to_returns_each_po_once_for_a_user_of_several_suppliers(supplier_user, po, other_supplier):
+def test_visible_to_returns_the_active_suppliers_pos_only_for_a_user_of_several(supplier_user, po, other_supplier):
     SupplierMembershipFactory(user=supplier_user, supplier=other_supplier)
-    PurchaseOrderFactory(supplier=other_supplier)
-    assert PurchaseOrder.objects.visible_to(supplier_user).count() == 2
+    theirs = PurchaseOrderFactory(supplier=other_supplier)
+    assert list(PurchaseOrder.objects.visible_to(supplier_user)) == [po]
+    supplier_user.chosen_supplier_id = other_supplier.pk
+    assert list(PurchaseOrder.objects.visible_to(supplier_user)) == [theirs]
 
 
 def test_line_totals_are_computed_in_the_database(po):

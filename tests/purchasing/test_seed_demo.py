@@ -48,6 +48,11 @@ def test_the_demo_is_a_believable_distributor_with_every_flow_to_try(demo):
     assert is_buyer(buyer)
     assert SupplierMembership.objects.get(user=acme).supplier.name == "Acme Industrial Supply"
     assert SupplierMembership.objects.get(user=bolt).supplier.name == "Bolt & Nut Co"
+    dana = authenticate(email="dana@example.com", password="demo1234")
+    assert sorted(SupplierMembership.objects.filter(user=dana).values_list("supplier__code", "role")) == [
+        ("ACME", "order_desk"),
+        ("BOLT", "viewer"),
+    ]
     assert SupplierMembership.objects.get(user=acme).role == SupplierMembership.Role.ADMIN
 
 

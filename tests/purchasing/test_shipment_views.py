@@ -278,15 +278,22 @@ def test_lot_and_expiry_inputs_are_marked_required_where_the_item_needs_them(ali
     assert "required" not in _line_form(response, shippable_po, 10).fields["lot_number"].label
 
 
-def test_a_user_of_several_suppliers_picks_the_supplier(alice_client, supplier_user, other_supplier, shippable_po):
+def test_a_user_of_several_suppliers_ships_for_the_active_one(
+    alice_client, supplier_user, other_supplier, shippable_po
+):
     SupplierMembershipFactory(user=supplier_user, supplier=other_supplier, role=SupplierMembership.Role.SHIPPING)
     bolt_po = PurchaseOrderFactory(supplier=other_supplier, status=POStatus.ACKNOWLEDGED, number="PO-BOLT-9")
     PurchaseOrderLineFactory(po=bolt_po, line_number=1, status=LineStatus.ACKNOWLEDGED)
-    body = alice_client.get(CREATE).content.decode()
-    assert '<label for="scope-supplier">Supplier</label>' in body
-    response = alice_client.get(CREATE, {"supplier": "BOLT"})
-    assert [g.line.po.number for g in response.context["form"].groups] == ["PO-BOLT-9"]
     data = _form_data(bolt_po, lines={1: {"quantity": "5"}})
+    # Acting for ACME, BOLT's lines are not offered, and asking for BOLT is ignored.
+    response = alice_client.get(CREATE, {"supplier": "BOLT"})
+    assert '<label for="scope-supplier">Supplier</label>' not in response.content.decode()
+    assert alice_client.post(CREATE, data).status_code == 400
+    assert not ShipmentNotice.objects.exists()
+
+    alice_client.post(reverse("suppliers:active-supplier-set"), {"supplier": other_supplier.pk})
+    response = alice_client.get(CREATE)
+    assert [g.line.po.number for g in response.context["form"].groups] == ["PO-BOLT-9"]
     assert alice_client.post(CREATE, data).status_code == 302
     assert ShipmentNotice.objects.get().supplier == other_supplier
 

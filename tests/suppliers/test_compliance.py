@@ -229,8 +229,8 @@ def test_only_a_supplier_admin_may_upload(supplier, iso, role):
     client = Client()
     client.force_login(user)
 
-    assert client.get(reverse("suppliers:compliance-upload")).status_code == 404
-    assert _post_upload(client, iso, supplier).status_code == 404
+    assert client.get(reverse("suppliers:compliance-upload")).status_code == 403
+    assert _post_upload(client, iso, supplier).status_code == 403
     assert not ComplianceDocument.objects.exists()
     # Viewers still see where their supplier stands.
     assert client.get(reverse("suppliers:compliance-overview")).status_code == 200

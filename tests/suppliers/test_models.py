@@ -102,9 +102,22 @@ def test_a_supplier_on_hold_keeps_access(supplier_user, supplier):
     assert Supplier.objects.visible_to(supplier_user).get() == supplier
 
 
-def test_a_user_of_two_suppliers_sees_both(supplier_user, supplier, other_supplier):
+def test_a_user_of_two_suppliers_acts_for_one_at_a_time(supplier_user, supplier, other_supplier):
     SupplierMembershipFactory(user=supplier_user, supplier=other_supplier)
-    assert Supplier.objects.visible_to(supplier_user).count() == 2
+    # No choice on the user object (no request): the first membership, never both.
+    assert list(Supplier.objects.visible_to(supplier_user)) == [supplier]
+    supplier_user.chosen_supplier_id = other_supplier.pk
+    assert list(Supplier.objects.visible_to(supplier_user)) == [other_supplier]
+    assert set(Supplier.objects.switchable_for(supplier_user)) == {supplier, other_supplier}
+
+
+def test_a_choice_of_a_supplier_the_user_is_no_member_of_falls_back_to_the_first(
+    supplier_user, supplier, other_supplier
+):
+    supplier_user.chosen_supplier_id = other_supplier.pk
+    assert list(Supplier.objects.visible_to(supplier_user)) == [supplier]
+    SupplierMembership.objects.filter(user=supplier_user).update(is_active=False)
+    assert not Supplier.objects.visible_to(supplier_user).exists()
 
 
 def test_one_membership_per_user_and_supplier(supplier_user, supplier):

@@ -241,14 +241,17 @@ def test_the_list_takes_a_supplier_user_to_their_own_scorecard(alice_client, sup
     assert client.get(reverse("suppliers:scorecard-list")).status_code == 404
 
 
-def test_a_user_of_two_suppliers_can_switch_between_them(alice_client, supplier_user, other_supplier):
+def test_a_user_of_two_suppliers_sees_the_active_suppliers_scorecard(alice_client, supplier_user, other_supplier):
     SupplierMembershipFactory.create(user=supplier_user, supplier=other_supplier)
 
-    response = alice_client.get(reverse("suppliers:scorecard-detail", args=["ACME"]))
+    assert alice_client.get(reverse("suppliers:scorecard-list"))["Location"].endswith("/ACME/")
+    assert alice_client.get(reverse("suppliers:scorecard-detail", args=["BOLT"])).status_code == 404
 
-    assert response.status_code == 200
-    assert reverse("suppliers:scorecard-detail", args=["BOLT"]).encode() in response.content
+    alice_client.post(reverse("suppliers:active-supplier-set"), {"supplier": other_supplier.pk})
+
+    assert alice_client.get(reverse("suppliers:scorecard-list"))["Location"].endswith("/BOLT/")
     assert alice_client.get(reverse("suppliers:scorecard-detail", args=["BOLT"])).status_code == 200
+    assert alice_client.get(reverse("suppliers:scorecard-detail", args=["ACME"])).status_code == 404
 
 
 def test_the_buyers_list_shows_each_supplier_sorted_by_a_metric(buyer_client, supplier, other_supplier):

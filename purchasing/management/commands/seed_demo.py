@@ -194,6 +194,10 @@ class DemoLoader:
         SupplierMembershipFactory.create(
             user=acme_shipping, supplier=suppliers[0], role=SupplierMembership.Role.SHIPPING
         )
+        # Works for both named suppliers, in different roles: the supplier switcher in the navigation bar.
+        two_hats = UserFactory.create(email="dana@example.com", first_name="Dana", last_name="Duo")
+        SupplierMembershipFactory.create(user=two_hats, supplier=suppliers[0], role=SupplierMembership.Role.ORDER_DESK)
+        SupplierMembershipFactory.create(user=two_hats, supplier=suppliers[1], role=SupplierMembership.Role.VIEWER)
         for n in range(SUPPLIER_COUNT - len(NAMED_SUPPLIERS)):
             status = Supplier.Status.ON_HOLD if n % 17 == 16 else Supplier.Status.ACTIVE
             suppliers.append(
