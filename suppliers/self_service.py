@@ -51,10 +51,9 @@ ADDRESS_FIELDS = ("label", "line1", "line2", "postal_code", "city", "region", "c
 
 
 def role_of(user: User, supplier: Supplier) -> str | None:
-    """The user's role at the supplier through an active membership, or None (buyers have none)."""
-    return (
-        SupplierMembership.objects.active().filter(user=user, supplier=supplier).values_list("role", flat=True).first()
-    )
+    """The user's role at the supplier, if it is the supplier they act for now (docs/organisations.md);
+    None for any other supplier, and for buyers, who have none."""
+    return SupplierMembership.objects.acting(user).filter(supplier=supplier).values_list("role", flat=True).first()
 
 
 def may_edit_profile(user: User, supplier: Supplier) -> bool:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from suppliers.models import ApiScope, ComplianceDocumentType, Invitation, SupplierMembership
 from suppliers.services import api_key_create
 from suppliers.team import invitation_resend
+from tests.config.test_account_pages import REACHABLE
 from tests.factories import PurchaseOrderFactory, SupplierMembershipFactory, UserFactory
 from tests.test_isolation import _kwargs, acme, walk  # noqa: F401  (acme is a fixture used by name)
 
@@ -96,6 +97,21 @@ UI: dict[str, Rule] = {
     # Acting for ACME: its members may choose it; BOLT's admin and buyers may not (404).
     "suppliers:active-supplier-set": Rule(NO, ACME, data=lambda s: {"supplier": s["supplier_pk"]}),
     "suppliers:supplier-members": Rule(ONLY_BUYER, NO),
+    # Self-service (docs/self-service.md): every member reads the profile; admins keep it (profile, contacts,
+    # ship-from addresses); admins and the order desk propose item terms; buyers read all and decide terms.
+    "suppliers:profile-home": Rule(EVERYONE, NO),  # a supplier user is sent to their own profile
+    "suppliers:profile": Rule(ACME | {BUYER}, NO),
+    "suppliers:profile-edit": Rule(frozenset({ADMIN}), frozenset({ADMIN})),
+    "suppliers:contact-create": Rule(frozenset({ADMIN}), frozenset({ADMIN})),
+    "suppliers:contact-edit": Rule(frozenset({ADMIN}), frozenset({ADMIN})),
+    "suppliers:contact-delete": Rule(frozenset({ADMIN}), frozenset({ADMIN}), data=lambda s: {}),
+    "suppliers:address-create": Rule(frozenset({ADMIN}), frozenset({ADMIN})),
+    "suppliers:address-edit": Rule(frozenset({ADMIN}), frozenset({ADMIN})),
+    "suppliers:address-deactivate": Rule(NO, frozenset({ADMIN}), data=lambda s: {}),
+    "suppliers:supplier-items": Rule(ACME | {BUYER}, NO),
+    "suppliers:terms-propose": Rule(ACKNOWLEDGERS, ACKNOWLEDGERS),
+    "suppliers:terms-proposal-list": Rule(ONLY_BUYER, NO),
+    "suppliers:terms-proposal-decide": Rule(NO, ONLY_BUYER),
     # Compliance: everyone sees their own standing; only admins upload; buyers review.
     "suppliers:compliance-overview": Rule(EVERYONE, NO),  # buyers are redirected to the review queue
     "suppliers:compliance-upload": Rule(ADMINS, ADMINS, data=lambda s: _compliance_upload(s)),
@@ -144,6 +160,12 @@ UI: dict[str, Rule] = {
     "exceptions:case-contact": Rule(NO, ONLY_BUYER),
     "exceptions:projection": Rule(ONLY_BUYER, NO),
     "exceptions:kpis": Rule(ONLY_BUYER, NO),
+    # The audit trail (docs/audit.md): the distributor's, even about a supplier's own objects.
+    "audit:po-history": Rule(ONLY_BUYER, NO),
+    "audit:shipment-history": Rule(ONLY_BUYER, NO),
+    "audit:case-history": Rule(ONLY_BUYER, NO),
+    "audit:membership-history": Rule(ONLY_BUYER, NO),
+    "audit:api-key-history": Rule(ONLY_BUYER, NO),
     # The integration monitor: the distributor's staff (the buyer persona is staff).
     "monitor:connector-list": Rule(ONLY_BUYER, NO),
     "monitor:connector-detail": Rule(ONLY_BUYER, NO),
@@ -167,9 +189,11 @@ TOKEN_ONLY = {
     "planning_sync:safety-stock-push",
 }
 # Whole families, by prefix: each signed-in persona's own account (allauth: every persona may open its own
-# pages; they act on the signed-in user only), and the Django admin (staff, by Django's own permissions;
+# pages; they act on the signed-in user only; the two-factor pages, mfa_, are tested in
+# tests/suppliers/test_mfa.py and tests/test_isolation.py), and the Django admin (staff, by Django's own permissions;
 # tests/test_isolation.py checks a supplier user is kept out of every page of it).
 OWN_ACCOUNT_PREFIX = "account_"
+OWN_MFA_PREFIX = "mfa_"
 ADMIN_SITE_PREFIX = "admin:"
 
 # The supplier API: per operation, the one scope a key needs (ANY_KEY: any valid key).
@@ -216,7 +240,7 @@ def _session_routes() -> list[str]:
     names = []
     for route in walk():
         name = route.qualified_name
-        if route.namespace == "api" or name.startswith((OWN_ACCOUNT_PREFIX, ADMIN_SITE_PREFIX)):
+        if route.namespace == "api" or name.startswith((OWN_ACCOUNT_PREFIX, OWN_MFA_PREFIX, ADMIN_SITE_PREFIX)):
             continue
         names.append(name)
     return names
@@ -333,7 +357,8 @@ def test_token_only_routes_refuse_every_session(name, persona, personas):
 ACCOUNT_PAGES = sorted(
     r.qualified_name
     for r in walk()
-    if not r.namespace and (r.name or "").startswith(OWN_ACCOUNT_PREFIX) and not r.arguments
+    # allauth's pages the portal offers (tests/config/test_account_pages.py); the closed ones are 404 to all.
+    if not r.namespace and r.name in REACHABLE and r.name.startswith(OWN_ACCOUNT_PREFIX) and not r.arguments
 )
 
 
