@@ -21,7 +21,8 @@ from config.api.pagination import KeysetCursorPagination
 from config.api.permissions import HasScope
 from config.api.schema import ApiAutoSchema
 from config.api.throttling import STATE_ATTRIBUTE, ApiKeyThrottle, RateLimitState
-from suppliers.models import Supplier
+from config.tenancy import enter_supplier_scope
+from suppliers.models import ApiKey, Supplier
 
 
 class SupplierApiView(APIView):
@@ -62,6 +63,10 @@ class SupplierApiView(APIView):
         except APIException:
             self.check_throttles(request)
             raise
+        # Every query from here on runs under row-level security, limited to the key's supplier; the
+        # middleware (SupplierScopeMiddleware) leaves the scope when the response is done.
+        if isinstance(request.auth, ApiKey):
+            enter_supplier_scope(supplier_ids=[request.auth.supplier_id], user_id=None)
         self.check_throttles(request)
         self.check_permissions(request)
 

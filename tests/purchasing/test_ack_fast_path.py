@@ -24,7 +24,7 @@ URL = "/api/v1/purchase-orders/{}/acknowledgements/"
 # lines, their schedule lines, the acknowledgement, its answers, the new schedule lines, one UPDATE of every
 # line, the history, the PO, the outbox event and its subscriptions; the stored response. It was 26 here (28 in
 # production, now 18).
-ACCEPT_QUERIES = 19
+ACCEPT_QUERIES = 21
 
 
 @pytest.fixture
