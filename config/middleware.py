@@ -48,7 +48,7 @@ class SupplierScopeMiddleware:
         if response.streaming and supplier_scope() is not None:
             # Closers run on response.close(), which every WSGI server calls (PEP 3333), even when the
             # client went away; Django's FileResponse closes its file the same way.
-            response._resource_closers.append(leave_supplier_scope)
+            response._resource_closers.append(leave_supplier_scope)  # type: ignore[attr-defined]
         else:
             leave_supplier_scope()
         return response

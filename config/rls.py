@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -61,11 +62,9 @@ class Through:
 
     def predicate(self, model: type[Model], db: BaseDatabaseWrapper) -> str:
         parent = self.parent(model)
-        quote = db.ops.quote_name
-        return (
-            f"EXISTS (SELECT 1 FROM {quote(parent._meta.db_table)} AS parent "
-            f"WHERE parent.{quote(parent._meta.pk.column)} = {_column(model, self.field, db)})"  # type: ignore[union-attr]
-        )
+        table, key = db.ops.quote_name(parent._meta.db_table), db.ops.quote_name(_column_name(parent, "pk"))
+        # Quoted names of our own models, no input: not an injection.
+        return f"EXISTS (SELECT 1 FROM {table} AS parent WHERE parent.{key} = {_column(model, self.field, db)})"  # noqa: S608
 
     def parent(self, model: type[Model]) -> type[Model]:
         return model._meta.get_field(self.field).related_model  # type: ignore[return-value]
@@ -135,9 +134,13 @@ POLICIES: dict[str, Rule] = {
 }
 
 
+def _column_name(model: type[Model], field: str) -> str:
+    target = model._meta.pk if field == "pk" else model._meta.get_field(field)
+    return str(target.column)  # type: ignore[union-attr]
+
+
 def _column(model: type[Model], field: str, db: BaseDatabaseWrapper) -> str:
-    name = model._meta.pk.column if field == "pk" else model._meta.get_field(field).column  # type: ignore[union-attr]
-    return f"{db.ops.quote_name(model._meta.db_table)}.{db.ops.quote_name(name)}"
+    return f"{db.ops.quote_name(model._meta.db_table)}.{db.ops.quote_name(_column_name(model, field))}"
 
 
 def policy_statements(db: BaseDatabaseWrapper, existing_tables: set[str]) -> list[str]:
@@ -209,6 +212,37 @@ def ensure_tenant_role(db: BaseDatabaseWrapper) -> None:
         cursor.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role])
         if not cursor.fetchone()[0]:
             cursor.execute(f"GRANT {quoted} TO CURRENT_USER")
+
+
+def tenant_role_check(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py check --database default`` and ``migrate``: can supplier requests switch to the tenant role?"""
+    db = connections["default"]
+    if "default" not in (databases or ()) or db.vendor != "postgresql":
+        return []
+    role = tenant_role()
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.rolname, u.rolsuper OR u.rolcreaterole, "
+            "r.oid IS NOT NULL AND pg_has_role(u.oid, r.oid, 'MEMBER'), "
+            "NOT u.rolsuper AND NOT u.rolbypassrls AND r.oid IS NOT NULL AND pg_has_role(u.oid, r.oid, 'USAGE') "
+            "AND EXISTS (SELECT FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s "
+            "AND tableowner <> u.rolname) "
+            "FROM pg_roles AS u LEFT JOIN pg_roles AS r ON r.rolname = %s WHERE u.rolname = current_user",
+            [apps.get_model("purchasing.PurchaseOrder")._meta.db_table, role],
+        )
+        user, may_create, member, restricted = cursor.fetchone()
+    if not member and not may_create:
+        return [Error(_operator_steps(role, user), id="supplyline.E001")]
+    if restricted:
+        return [
+            Error(
+                f"The database role {user!r} inherits the tenant role {role!r} and does not own the tables, so the "
+                "tenant's row-level security would apply to every request (buyers would see nothing).",
+                hint="Connect as the tables' owner, or make the role NOINHERIT (docs/operations.md#the-tenant-role).",
+                id="supplyline.E002",
+            )
+        ]
+    return []
 
 
 def _operator_steps(role: str, user: str) -> str:

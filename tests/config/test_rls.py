@@ -5,6 +5,7 @@ these tests switch to the tenant role as supplier requests do (config/tenancy.py
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -48,10 +49,10 @@ def acme_scope(two_suppliers_orders, supplier) -> Iterator[None]:
     leave_supplier_scope()
 
 
-def _raw(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+def _raw(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _database_session() -> tuple[str, str]:
@@ -241,6 +242,21 @@ def test_migrate_says_what_to_run_when_it_may_not_create_the_role(settings):
         _raw("SELECT set_config('role', 'none', false)")
 
 
+def test_the_database_check_passes_for_a_connecting_role_that_may_switch():
+    assert rls.tenant_role_check(databases=["default"]) == []
+
+
+def test_the_database_check_names_the_missing_role_and_the_statements_to_run(settings):
+    _raw("SELECT set_config('role', %s, false)", [tenant_role()])  # a role that may not create roles
+    settings.SUPPLYLINE_TENANT_ROLE = "supplyline_no_such_role"
+    try:
+        (error,) = rls.tenant_role_check(databases=["default"])
+    finally:
+        _raw("SELECT set_config('role', 'none', false)")
+    assert error.id == "supplyline.E001"
+    assert "GRANT supplyline_no_such_role TO supplyline_tenant" in error.msg
+
+
 # --- Every supplier-owned table has its policy -----------------------------------------------------
 
 
@@ -262,7 +278,7 @@ def test_every_model_with_a_path_to_a_supplier_has_a_policy():
         "SELECT tablename, array_agg(policyname::text ORDER BY policyname) FROM pg_policies "
         "WHERE schemaname = current_schema() GROUP BY tablename"
     )
-    protected = {table: sorted(names) for table, names in policies}  # type: ignore[misc]
+    protected = {table: sorted(names) for table, names in policies}
     enabled = {row[0] for row in _raw("SELECT relname FROM pg_class WHERE relrowsecurity")}
     for label in owned:
         table = apps.get_model(label)._meta.db_table
