@@ -7,8 +7,9 @@ missing or empty it sees none. Everyone else (buyers, staff, Celery, commands, m
 connecting role, which the policies leave alone.
 
 One statement enters the scope and one leaves it. The scope is remembered on the connection wrapper, so a
-connection opened again in the middle of a request gets it back, and a request that starts on a connection
-some earlier response never closed starts from a clean one.
+connection opened again in the middle of a request gets it back, a request that starts on a connection
+some earlier response never closed starts from a clean one, and a Celery task run eagerly inside a
+request runs as the connecting role, as in a worker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
@@ -31,6 +33,7 @@ logger = logging.getLogger("supplyline.tenancy")
 SUPPLIER_IDS_SETTING = "supplyline.supplier_ids"
 USER_ID_SETTING = "supplyline.user_id"
 _STATE = "supplyline_supplier_scope"
+_SUSPENDED = "supplyline_suspended_scopes"
 
 _ENTER = "SELECT set_config(%s, {ids}, false), set_config(%s, %s, false), set_config('role', %s, false)"
 _IDS_OF_QUERY = "coalesce((SELECT string_agg(s.id::text, ',') FROM ({query}) AS s(id)), '')"
@@ -106,7 +109,29 @@ def supplier_scope() -> SupplierScope | None:
 def _restore_scope(sender: type, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """A connection closed and opened again inside a scoped request keeps its scope: fail closed."""
     scope: SupplierScope | None = getattr(connection, _STATE, None)
-    if scope is None:
-        return
-    params = [SUPPLIER_IDS_SETTING, scope.supplier_ids, USER_ID_SETTING, scope.user_id]
-    _apply(connection, _ENTER.format(ids="%s"), params)
+    if scope is not None:
+        _reenter(connection, scope)
+
+
+def _reenter(db: BaseDatabaseWrapper, scope: SupplierScope) -> None:
+    _apply(db, _ENTER.format(ids="%s"), [SUPPLIER_IDS_SETTING, scope.supplier_ids, USER_ID_SETTING, scope.user_id])
+
+
+@task_prerun.connect
+def _suspend_scope_for_task(**kwargs: Any) -> None:
+    """A task run eagerly inside a supplier request (CELERY_TASK_ALWAYS_EAGER, ``task.apply()``) runs as the
+    connecting role, as it would in a worker; the request's scope comes back after it."""
+    suspended: list[SupplierScope | None] | None = getattr(connection, _SUSPENDED, None)
+    if suspended is None:
+        suspended = []
+        setattr(connection, _SUSPENDED, suspended)
+    suspended.append(supplier_scope())
+    leave_supplier_scope()
+
+
+@task_postrun.connect
+def _resume_scope_after_task(**kwargs: Any) -> None:
+    suspended: list[SupplierScope | None] = getattr(connection, _SUSPENDED, [])
+    scope = suspended.pop() if suspended else None
+    if scope is not None:
+        _reenter(connection, scope)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery import shared_task
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import ProgrammingError, connection, connections, transaction
@@ -219,6 +220,20 @@ def test_a_connection_opened_again_inside_a_scope_gets_the_scope_back(supplier):
     finally:
         leave_supplier_scope()
     assert _database_session() == ("postgres", "")
+
+
+@shared_task
+def _database_role() -> str:
+    return _database_session()[0]
+
+
+def test_a_task_run_eagerly_inside_a_scope_runs_as_the_connecting_role(supplier):
+    enter_supplier_scope(supplier_ids=[supplier.pk], user_id=None)
+    try:
+        assert _database_role.apply().get() == "postgres"
+        assert _database_session() == (tenant_role(), str(supplier.pk))
+    finally:
+        leave_supplier_scope()
 
 
 # --- Misconfiguration fails loudly ----------------------------------------------------------------
