@@ -3,8 +3,13 @@
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from rest_framework.views import APIView
+
+from config.tenancy import enter_supplier_scope, leave_supplier_scope, supplier_scope
+from suppliers.models import SupplierMembership
 
 
 def reject_nul_in_path(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
@@ -51,3 +56,42 @@ def request_id(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[
         return response
 
     return middleware
+
+
+class SupplierScopeMiddleware:
+    """Runs a supplier user's request under row-level security (config/tenancy.py, docs/security.md).
+
+    The scope is entered just before the view, once the user and the view are known, and left when the
+    response is done: at once, or for a streaming response when the server closes it, since its body
+    is read (and queried) after this returns. Views of the API authenticate themselves and enter the
+    scope of their key (``SupplierApiView``); anonymous requests, buyers and staff keep the connecting role.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        leave_supplier_scope()  # a streaming response nobody closed must not lend its scope to this request
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            leave_supplier_scope()
+            raise
+        if response.streaming and supplier_scope() is not None:
+            # Closers run on response.close(), which every WSGI server calls (PEP 3333), even when the
+            # client went away; Django's FileResponse closes its file the same way.
+            response._resource_closers.append(leave_supplier_scope)  # type: ignore[attr-defined]
+        else:
+            leave_supplier_scope()
+        return response
+
+    def process_view(self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        # DRF views authenticate by themselves: the supplier API by key (it enters the key's scope), the
+        # inbound feeds by a connector's token; a session cookie the browser also sent must not decide.
+        if isinstance(getattr(view, "cls", None), type) and issubclass(view.cls, APIView):  # type: ignore[attr-defined]
+            return
+        user = request.user
+        if not user.is_authenticated or user.is_staff or user.is_superuser:
+            return
+        ids = SupplierMembership.objects.supplier_ids_of(user) if user.is_active else []
+        enter_supplier_scope(supplier_ids=ids, user_id=user.pk)

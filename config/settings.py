@@ -133,6 +133,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "suppliers.mfa.MfaEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so the scope starts right before the view, once every request middleware has run.
+    "config.middleware.SupplierScopeMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -172,6 +174,9 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The NOLOGIN role supplier requests run as on PostgreSQL, under row-level security (docs/security.md).
+# The connecting role must be a member; `migrate` creates it when the connecting role may.
+SUPPLYLINE_TENANT_ROLE = env_str("SUPPLYLINE_TENANT_ROLE", "supplyline_tenant")
 
 # --- Cache ------------------------------------------------------------------
 # With REDIS_URL, Redis is the cache, so login rate limits and API throttles are

@@ -23,7 +23,8 @@ from config.api.permissions import HasScope
 from config.api.schema import ApiAutoSchema
 from config.api.throttling import STATE_ATTRIBUTE, ApiKeyThrottle, RateLimitState
 from config.api.uploads import SizeLimitedMultiPartParser
-from suppliers.models import Supplier
+from config.tenancy import enter_supplier_scope
+from suppliers.models import ApiKey, Supplier
 
 
 class SupplierApiView(APIView):
@@ -64,6 +65,10 @@ class SupplierApiView(APIView):
         except APIException:
             self.check_throttles(request)
             raise
+        # Every query from here on runs under row-level security, limited to the key's supplier; the
+        # middleware (SupplierScopeMiddleware) leaves the scope when the response is done.
+        if isinstance(request.auth, ApiKey):
+            enter_supplier_scope(supplier_ids=[request.auth.supplier_id], user_id=None)
         self.check_throttles(request)
         self.check_permissions(request)
 
