@@ -314,3 +314,26 @@ def test_the_policies_are_applied_again_without_error():
     rls.apply(connection)
     rls.apply(connection)
     assert len(_raw("SELECT 1 FROM pg_policies WHERE policyname = %s", [rls.TENANT_POLICY])) == len(rls.POLICIES)
+
+
+def test_a_supplier_requests_change_writes_its_audit_events_but_the_tenant_reads_none(two_suppliers_orders, supplier):
+    """The audit triggers run as the tenant role: their INSERT passes (WITH CHECK true); no audit row, the
+    supplier's own included, can be read, changed or deleted in the scope (config/rls.py, WriteOnly)."""
+    acme_po, _ = two_suppliers_orders
+    enter_supplier_scope(supplier_ids=[supplier.pk], user_id=None)
+    try:
+        changed = PurchaseOrderLine.objects.filter(po=acme_po).update(ordered_quantity=77)
+        seen = _raw("SELECT count(*) FROM audit_purchaseorderlineevent")
+        deleted = _raw("WITH gone AS (DELETE FROM audit_purchaseorderlineevent RETURNING 1) SELECT count(*) FROM gone")
+    finally:
+        leave_supplier_scope()
+
+    assert changed == 1
+    assert seen == [(0,)]
+    assert deleted == [(0,)]
+    recorded = _raw(
+        "SELECT count(*) FROM audit_purchaseorderlineevent "
+        "WHERE pgh_label = 'update' AND ordered_quantity = 77 AND po_id = %s",
+        [acme_po.pk],
+    )
+    assert recorded == [(1,)]
