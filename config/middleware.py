@@ -8,7 +8,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.views import APIView
 
-from config.tenancy import enter_supplier_scope, leave_supplier_scope, supplier_scope
+from config.tenancy import OUTSIDE_SCOPE_ATTRIBUTE, enter_supplier_scope, leave_supplier_scope, supplier_scope
 from suppliers.models import SupplierMembership
 
 
@@ -90,8 +90,14 @@ class SupplierScopeMiddleware:
         # inbound feeds by a connector's token; a session cookie the browser also sent must not decide.
         if isinstance(getattr(view, "cls", None), type) and issubclass(view.cls, APIView):  # type: ignore[attr-defined]
             return
+        # A link whose token is its credential (an invitation) reads the one row its token names, for a
+        # person who is not yet a member: the view checks the token and the signed-in address itself.
+        if getattr(view, OUTSIDE_SCOPE_ATTRIBUTE, False):
+            return
         user = request.user
         if not user.is_authenticated or user.is_staff or user.is_superuser:
             return
-        ids = SupplierMembership.objects.supplier_ids_of(user) if user.is_active else []
+        # The tenant boundary is every supplier the user belongs to; the active one narrows the pages
+        # (visible_to), and a link to another of the user's suppliers can still offer the switch.
+        ids = SupplierMembership.objects.tenant_ids_of(user) if user.is_active else []
         enter_supplier_scope(supplier_ids=ids, user_id=user.pk)

@@ -15,7 +15,7 @@ request runs as the connecting role, as in a worker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,18 @@ class SupplierScope:
 
 def tenant_role() -> str:
     return str(settings.SUPPLYLINE_TENANT_ROLE)
+
+
+# Set on a view whose credential is a token in its address, not the session (``token_credential``).
+OUTSIDE_SCOPE_ATTRIBUTE = "supplyline_outside_supplier_scope"
+
+
+def token_credential[V: Callable[..., Any]](view: V) -> V:
+    """Mark a view whose URL token is its credential (an invitation link): it runs outside the supplier
+    scope, because the person it is for may not belong to the supplier yet. The view must itself check
+    the token, and must read nothing but what the token names."""
+    setattr(view, OUTSIDE_SCOPE_ATTRIBUTE, True)
+    return view
 
 
 def enter_supplier_scope(*, supplier_ids: QuerySet[Any] | Iterable[int], user_id: int | None) -> None:

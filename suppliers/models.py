@@ -324,6 +324,15 @@ class MembershipQuerySet(models.QuerySet["SupplierMembership"]):
         """
         return self.acting(user).values("supplier_id")
 
+    def tenant_ids_of(self, user: User | AnonymousUser) -> models.QuerySet[Any]:
+        """Ids of every supplier the user holds an active membership with: the tenant boundary that the
+        database's row-level security holds for the user's requests (config/tenancy.py). Within it, what
+        a request shows and does follows the active supplier (``supplier_ids_of``); beyond it, nothing
+        can be read, whatever a query forgets."""
+        if not user.is_authenticated:
+            return self.none().values("supplier_id")
+        return self.active().filter(user=user).values("supplier_id")
+
     def acting_in_role(self, user: User | AnonymousUser, roles: Iterable[str]) -> bool:
         """Whether the user's active membership has one of ``roles``."""
         return self.acting(user).filter(role__in=list(roles)).exists()

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
+from config.tenancy import token_credential
 from suppliers import team
 from suppliers.adapters import INVITATION_SESSION_KEY
 from suppliers.forms import ActiveSupplierForm, InvitationForm, RoleForm
@@ -226,6 +227,7 @@ def _safe_next(request: HttpRequest) -> str | None:
 # --- accepting an invitation ---------------------------------------------------------------------------------------
 
 
+@token_credential
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:

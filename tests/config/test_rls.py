@@ -25,6 +25,7 @@ from tests.factories import (
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     ScheduleLineFactory,
+    SupplierFactory,
     SupplierMembershipFactory,
     UserFactory,
 )
@@ -166,6 +167,22 @@ def test_a_supplier_users_request_runs_in_its_scope_and_leaves_it(alice_client, 
     assert supplier_scope() is None
     assert buyer_client.get("/session/").json() == {"role": "postgres", "supplier_ids": ""}
     assert Client().get("/session/").json() == {"role": "postgres", "supplier_ids": ""}
+
+
+@pytest.mark.urls("tests.config.rls_urls")
+def test_the_scope_is_every_supplier_the_user_belongs_to_whichever_is_active(
+    alice_client, supplier_user, supplier, other_supplier, outsider, db
+):
+    """The database holds the tenant boundary (the user's memberships); the active supplier narrows the pages.
+    A third supplier, and a deactivated membership, stay outside."""
+    third = SupplierFactory.create(code="CORK", name="Cork Supply")
+    SupplierMembershipFactory.create(user=supplier_user, supplier=other_supplier, role="viewer")
+    SupplierMembershipFactory.create(user=supplier_user, supplier=third, is_active=False)
+
+    for active in (supplier, other_supplier):
+        alice_client.post("/settings/active-supplier/", {"supplier": active.pk})
+        ids = alice_client.get("/session/").json()["supplier_ids"]
+        assert sorted(int(pk) for pk in ids.split(",")) == sorted([supplier.pk, other_supplier.pk])
 
 
 @pytest.mark.urls("tests.config.rls_urls")
