@@ -42,6 +42,8 @@ run: install
 	@echo "    dana@example.com           ACME order desk and BOLT viewer (switch supplier in the nav)"
 	@echo "    bolt@example.com           supplier BOLT, admin"
 	@echo "    admin@example.com          staff superuser, /admin/"
+	@echo "  Buyers and supplier admins set up an authenticator app (TOTP) at first sign-in;"
+	@echo "  SUPPLYLINE_MFA_REQUIRED=false make run skips that for a quick look."
 	@echo "  The sandbox ERP and planning system listen on http://127.0.0.1:$(SANDBOX_PORT)/ (ledger: /erp/ledger)."
 	@echo "  Ctrl-C stops the web server, the Celery worker, beat and the sandbox."
 	@echo ""

@@ -239,6 +239,10 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION els
 # Multi-factor authentication (allauth.mfa): an authenticator app (TOTP) with recovery codes.
 # Buyers and supplier admins must enrol before they can use the portal (suppliers.mfa).
 SUPPLYLINE_MFA_REQUIRED = env_bool("SUPPLYLINE_MFA_REQUIRED", default=True)
+# Wrong codes per user from all addresses together (besides the per-address limits): at 30 an hour, a
+# guesser spread over many addresses needs about four years of non-stop trying, on average, for a
+# six-digit code, and its password besides.
+SUPPLYLINE_MFA_USER_RATE = env_str("SUPPLYLINE_MFA_USER_RATE", "30/h/key")
 MFA_ADAPTER = "suppliers.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Supplyline"

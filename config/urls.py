@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
@@ -10,6 +11,9 @@ from suppliers import views as supplier_views
 
 admin.site.site_header = "Supplyline administration"
 admin.site.site_title = "Supplyline admin"
+# The admin's own sign-in form would take a password alone: no two-factor step, none of the login limits.
+# Staff sign in through the portal's (allauth's) sign-in instead, and come back to the admin.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 @require_GET

@@ -113,6 +113,19 @@ class _ClientBoundCodeCheck:
         )
         if usage is None:
             raise get_account_adapter().validation_error("too_many_login_attempts")
+        # And per user, from anywhere: many addresses (an IPv6 block) must not add up to enough guesses to
+        # find a six-digit code. Only someone who already has the password gets here, so this cap cannot be
+        # used to keep the owner out without it (docs/security.md#login-rate-limits-and-lockout).
+        per_user = ratelimit.consume(
+            request,
+            app="allauth.account",
+            action="mfa_code_user",
+            config={"mfa_code_user": settings.SUPPLYLINE_MFA_USER_RATE},
+            key=f"mfa-user:{self.user.pk}",
+        )
+        if per_user is None:
+            usage.rollback()
+            raise get_account_adapter().validation_error("too_many_login_attempts")
         code: str = self.cleaned_data["code"]
         main: Authenticator | None = None
         for authenticator in Authenticator.objects.filter(user=self.user).exclude(type=Authenticator.Type.WEBAUTHN):
@@ -122,6 +135,7 @@ class _ClientBoundCodeCheck:
                 authenticator.user = self.user
                 self.authenticator = authenticator
                 usage.rollback()
+                per_user.rollback()
                 return code
         if main is not None:
             self._emit_authentication_failed(main)

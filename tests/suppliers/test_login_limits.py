@@ -158,3 +158,33 @@ def test_wrong_codes_count_against_the_address_too(enrolled_buyer, supplier_user
     _fail(supplier_user.email, ATTACKER, 4)  # nine failures from one address
     _fail(UserFactory.create().email, ATTACKER, 1)  # the tenth
     assert LOCKED in _password(Client(), supplier_user.email, DEMO_PASSWORD, ATTACKER).content
+
+
+def test_wrong_codes_from_many_addresses_add_up_per_user(enrolled_buyer, settings):
+    """A guesser with the password and a block of addresses: each address stays under its own limits, but
+    the user's code step closes once the wrong codes from all of them reach SUPPLYLINE_MFA_USER_RATE."""
+    buyer, secret = enrolled_buyer
+    settings.SUPPLYLINE_MFA_USER_RATE = "6/h/key"
+    for n in range(3):  # two wrong codes from each of three addresses: under every per-address limit
+        address = f"2001:db8:{n}::1"
+        attacker = _to_code_step(buyer.email, address)
+        for _ in range(2):
+            assert b"Incorrect code" in attacker.post(AUTHENTICATE, {"code": "000000"}, REMOTE_ADDR=address).content
+
+    fresh = "2001:db8:99::1"
+    attacker = _to_code_step(buyer.email, fresh)
+    locked = attacker.post(AUTHENTICATE, {"code": totp_code(secret)}, REMOTE_ADDR=fresh)
+    assert LOCKED in locked.content
+    assert not _signed_in(attacker)
+
+
+def test_a_right_code_does_not_count_against_the_user(enrolled_buyer, settings):
+    buyer, secret = enrolled_buyer
+    settings.SUPPLYLINE_MFA_USER_RATE = "1/h/key"
+    start = dt.datetime.now(tz=dt.UTC)
+    # Two sign-ins in a row, each with its right code (a minute apart: a code is good only once).
+    for minutes, address in ((0, OWNER), (1, ATTACKER)):
+        with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
+            client = _to_code_step(buyer.email, address)
+            assert client.post(AUTHENTICATE, {"code": totp_code(secret)}, REMOTE_ADDR=address).status_code == 302
+            assert _signed_in(client)

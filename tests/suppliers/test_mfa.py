@@ -170,3 +170,18 @@ def test_an_outsider_sees_nothing_of_another_users_codes(client, buyer, outsider
     client.force_login(outsider)
     assert client.get(reverse("mfa_view_recovery_codes")).status_code in {302, 404}
     assert codes[0].encode() not in client.get(reverse("mfa_index")).content
+
+
+def test_the_admins_own_sign_in_form_cannot_skip_the_code_step(client, buyer):
+    """The Django admin's sign-in takes a password alone: it must hand over to the portal's sign-in."""
+    buyer.is_superuser = True
+    buyer.save(update_fields=["is_superuser"])
+    enrol(buyer)
+    admin_login = reverse("admin:login")
+
+    response = client.post(admin_login, {"username": buyer.email, "password": DEMO_PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("admin:index")).status_code == 302  # still signed out

@@ -13,7 +13,7 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from purchasing.models import PurchaseOrder
 from suppliers import team
-from suppliers.models import Invitation, SupplierMembership, User
+from suppliers.models import Invitation, Supplier, SupplierMembership, User
 from tests.factories import PurchaseOrderFactory, SupplierMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +162,22 @@ def test_sign_up_is_for_the_invited_address_only(supplier, client):
     assert response.status_code == 200
     assert "carol@example.com" in str(response.context["form"].errors["email"])
     assert not User.objects.filter(email="mallory@example.com").exists()
+
+
+def test_sign_up_closes_when_the_supplier_loses_access_after_the_invitation(supplier, client):
+    _, token = invite(supplier)
+    client.get(accept_url(token))
+    Supplier.objects.filter(pk=supplier.pk).update(status=Supplier.Status.INACTIVE)
+
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "carol@example.com", "password1": "a-Long-passphrase-9", "password2": "a-Long-passphrase-9"},
+    )
+
+    assert response.status_code == 200
+    assert "No public sign-up" in response.content.decode()
+    assert not User.objects.filter(email="carol@example.com").exists()
+    assert Invitation.objects.get().status == Invitation.Status.PENDING
 
 
 def test_public_sign_up_stays_closed(client, db):
