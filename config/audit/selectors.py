@@ -25,8 +25,8 @@ from django.utils.text import capfirst
 from config.audit import models as events
 from config.audit.context import Channel
 from config.keyset import InvalidCursor, decode_cursor, encode_cursor
-from purchasing.models import Acknowledgement, PurchaseOrderLine
-from suppliers.models import User
+from purchasing.models import Acknowledgement, Item, PurchaseOrder, PurchaseOrderLine, ReasonCode, ShipmentNotice, Site
+from suppliers.models import Supplier, User
 
 type Snapshot = dict[str, Any]
 
@@ -257,7 +257,7 @@ def _line_numbers(po: models.Model) -> dict[int, int]:
 
 def _entries(rows: list[tuple[Any, ...]], sources: tuple[Source, ...], numbers: dict[int, int]) -> list[AuditEntry]:
     parsed = [(sources[index], label, _load(data), _load(previous)) for index, _, _, _, label, data, previous in rows]
-    users = _user_emails(parsed)
+    names = _Names(_user_emails(parsed), numbers, _related_names(parsed))
     entries = []
     for (_, rank, pgh_id, at, label, _, _), (source, _, loaded, previous) in zip(rows, parsed, strict=True):
         snapshot = loaded or {}
@@ -268,7 +268,7 @@ def _entries(rows: list[tuple[Any, ...]], sources: tuple[Source, ...], numbers: 
                 subject=source.subject(snapshot, numbers),
                 action=_ACTIONS.get(label, label),
                 before_known=previous is not None or label == "insert",
-                changes=_changes(source.tracked, label, snapshot, previous, _Names(users, numbers)),
+                changes=_changes(source.tracked, label, snapshot, previous, names),
                 context=context,
                 key=(at.isoformat(), rank, pgh_id),
             )
@@ -292,6 +292,35 @@ def _user_columns(tracked: type[models.Model]) -> set[str]:
     return {str(f.column) for f in tracked._meta.concrete_fields if f.is_relation and f.related_model is User}
 
 
+# What a change shows for a foreign key to these models: the field people know the row by.
+_NAME_FIELDS: dict[type[models.Model], str] = {
+    Item: "sku",
+    Site: "code",
+    Supplier: "code",
+    PurchaseOrder: "number",
+    ReasonCode: "code",
+    ShipmentNotice: "number",
+}
+
+
+def _related_names(parsed: list[tuple[Source, str, Snapshot | None, Snapshot | None]]) -> dict[tuple[type, int], str]:
+    """The name (SKU, code, number) of every item, site, supplier, PO... a page's changes point at: one query
+    per kind of row named, whatever the page's length."""
+    wanted: dict[type[models.Model], set[int]] = {}
+    for source, _, snapshot, previous in parsed:
+        for f in source.tracked._meta.concrete_fields:
+            if f.is_relation and f.related_model in _NAME_FIELDS:
+                column = str(f.column)
+                ids = wanted.setdefault(f.related_model, set())
+                ids.update(s[column] for s in (snapshot, previous) if s is not None and s.get(column) is not None)
+    names: dict[tuple[type, int], str] = {}
+    for model, ids in wanted.items():
+        if ids:
+            rows = model._default_manager.filter(pk__in=ids).values_list("pk", _NAME_FIELDS[model])
+            names.update({(model, pk): str(name) for pk, name in rows})
+    return names
+
+
 def _user_emails(parsed: list[tuple[Source, str, Snapshot | None, Snapshot | None]]) -> dict[int, str]:
     """The e-mail of every user a page's changes name (an assignee, a decider...), in one query."""
     ids: set[int] = set()
@@ -303,10 +332,11 @@ def _user_emails(parsed: list[tuple[Source, str, Snapshot | None, Snapshot | Non
 
 @dataclass(frozen=True)
 class _Names:
-    """What a page shows instead of ids: users' e-mails, PO lines' numbers."""
+    """What a page shows instead of ids: users' e-mails, PO lines' numbers, other rows' names."""
 
     users: dict[int, str]
     line_numbers: dict[int, int]
+    related: dict[tuple[type, int], str] = field(default_factory=dict)
 
 
 def _changes(
@@ -335,7 +365,7 @@ def _shown(f: models.Field[Any, Any], value: Any, names: _Names) -> str:
     if f.is_relation and f.related_model is PurchaseOrderLine and value in names.line_numbers:
         return f"line {names.line_numbers[value]}"
     if f.is_relation:
-        return f"#{value}"
+        return names.related.get((f.related_model, value), f"#{value}")  # type: ignore[arg-type]
     if f.choices:
         return str(dict(f.flatchoices).get(value, value))
     if isinstance(f, models.DateTimeField) and isinstance(value, str):

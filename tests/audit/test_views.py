@@ -46,6 +46,11 @@ def test_the_po_history_shows_who_changed_what_newest_first(po, alice_client, bu
     # Ids are shown as what people know: the PO line's number, the user's e-mail.
     assert any(row.split(" ", 4)[4].startswith("Line 20, delivery 2 created Line: line 20 ") for row in rows)
     assert "Buyer: charlie@example.com" in rows[-1]
+    # ...and the supplier, site and item by their codes and SKU.
+    assert f"Supplier: {po.supplier.code}" in rows[-1]
+    assert f"Ship to: {po.site.code}" in rows[-1] or f"Site: {po.site.code}" in rows[-1]
+    line_10 = po.lines.get(line_number=10)
+    assert any(f"Item: {line_10.item.sku}" in row for row in rows if row.split(" ", 4)[4].startswith("Line 10 created"))
     # The fixture's rows, created first and outside any request: recorded, with no context.
     assert rows[-1].split(" ", 4)[4].startswith("Purchase order PO-100001 created")
     assert "unknown (no context" in rows[-1]
