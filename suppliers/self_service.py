@@ -8,6 +8,7 @@ of the pages, in one module like ``suppliers.compliance``. docs/self-service.md 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -119,15 +120,20 @@ def _demote_primary(contact: SupplierContact) -> None:
     others.update(is_primary=False, updated_at=timezone.now())
 
 
-def _contact_save(contact: SupplierContact, values: dict[str, Any]) -> SupplierContact:
-    # The supplier's row lock makes two primaries chosen at once queue up.
-    Supplier.objects.select_for_update().filter(pk=contact.supplier_id).first()
-    unknown = sorted(set(values) - set(CONTACT_FIELDS))
+def _fill(row: SupplierContact | ShipFromAddress, values: dict[str, Any], fields: Iterable[str], noun: str) -> None:
+    """Lock the supplier (so two defaults or primaries chosen at once queue up), then set and check the
+    row's fields from ``values``; a name outside ``fields`` is refused with the rest."""
+    Supplier.objects.select_for_update().filter(pk=row.supplier_id).first()
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "Not a field of a contact."))
+        raise ValidationError(dict.fromkeys(unknown, f"Not a field of {noun}."))
     for name, value in _strip(values).items():
-        setattr(contact, name, value)
-    contact.full_clean(exclude=["supplier"], validate_constraints=False)
+        setattr(row, name, value)
+    row.full_clean(exclude=["supplier"], validate_constraints=False)
+
+
+def _contact_save(contact: SupplierContact, values: dict[str, Any]) -> SupplierContact:
+    _fill(contact, values, CONTACT_FIELDS, "a contact")
     if contact.is_primary:
         _demote_primary(contact)
     contact.save()
@@ -154,13 +160,7 @@ def contact_delete(*, contact: SupplierContact, by: User) -> None:
 
 
 def _address_save(address: ShipFromAddress, values: dict[str, Any]) -> ShipFromAddress:
-    Supplier.objects.select_for_update().filter(pk=address.supplier_id).first()
-    unknown = sorted(set(values) - set(ADDRESS_FIELDS))
-    if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "Not a field of an address."))
-    for name, value in _strip(values).items():
-        setattr(address, name, value)
-    address.full_clean(exclude=["supplier"], validate_constraints=False)
+    _fill(address, values, ADDRESS_FIELDS, "an address")
     taken = ShipFromAddress.objects.filter(supplier_id=address.supplier_id, label__iexact=address.label)
     if taken.exclude(pk=address.pk).exists():
         raise ValidationError({"label": f"You already have an address called “{address.label}”."})
