@@ -39,8 +39,19 @@ OTHERS_POLICY = "supplyline_other_roles"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+class _Rule:
+    """How a table's rows find their supplier: ``predicate`` filters what the tenant reads, changes and
+    deletes (USING); ``check`` what it may write (WITH CHECK), the same unless a rule says otherwise."""
+
+    def predicate(self, model: type[Model], db: BaseDatabaseWrapper) -> str:
+        raise NotImplementedError
+
+    def check(self, model: type[Model], db: BaseDatabaseWrapper) -> str:
+        return self.predicate(model, db)
+
+
 @dataclass(frozen=True)
-class Owned:
+class Owned(_Rule):
     """The row names its supplier in ``field``. With ``shared_when_null``, a row naming no supplier is
     the distributor's and every supplier may read it (the ERP's connector, which each change fans out to)."""
 
@@ -54,7 +65,7 @@ class Owned:
 
 
 @dataclass(frozen=True)
-class Through:
+class Through(_Rule):
     """The row belongs to whoever may see the row ``field`` points at: that table's own policy decides,
     as PostgreSQL applies it to the subquery too. The lookup is by the parent's primary key."""
 
@@ -71,7 +82,7 @@ class Through:
 
 
 @dataclass(frozen=True)
-class DistributorOnly:
+class DistributorOnly(_Rule):
     """The distributor's own data about suppliers (exception cases, rule settings, ERP mappings and
     quarantine): no supplier request reads or writes it, so the tenant role sees no row."""
 
@@ -80,7 +91,7 @@ class DistributorOnly:
 
 
 @dataclass(frozen=True)
-class Sql:
+class Sql(_Rule):
     """A rule of its own; ``{table}``, ``{supplier_ids}`` and ``{user_id}`` are filled in."""
 
     sql: str
@@ -91,7 +102,7 @@ class Sql:
 
 
 @dataclass(frozen=True)
-class WriteOnly:
+class WriteOnly(_Rule):
     """The audit trail's event tables: a supplier request's changes write their events (the triggers run
     as the tenant role), but the tenant reads, changes and deletes no row of them, its own included."""
 
@@ -186,7 +197,7 @@ def policy_statements(db: BaseDatabaseWrapper, existing_tables: set[str]) -> lis
             continue  # not migrated yet (a partial migrate)
         table = db.ops.quote_name(model._meta.db_table)
         predicate = rule.predicate(model, db)
-        check = rule.check(model, db) if isinstance(rule, WriteOnly) else predicate
+        check = rule.check(model, db)
         statements += [
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
             f"DROP POLICY IF EXISTS {TENANT_POLICY} ON {table}",
