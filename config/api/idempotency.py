@@ -2,7 +2,8 @@
 
 The first request with a key claims it by inserting a row (the unique constraint on
 (api key, key) settles a race: the second insert waits for the first to commit, then
-conflicts), runs, and stores its response. Within 24 hours the same key with the same
+conflicts), runs, and stores its response in the transaction of the change it made, so the two
+commit together or not at all (a 5xx answer rolls its change back). Within 24 hours the same key with the same
 request replays that response with ``Idempotent-Replayed: true``; with a different
 request it is refused (422); while the first still runs, 409. A request that fails with
 an error releases the key so the client can retry. POSTs without the header just run.
@@ -184,14 +185,20 @@ def idempotent(post: PostMethod) -> PostMethod:
         if not isinstance(claimed, IdempotencyRecord):
             return claimed
         try:
-            response = post(view, request, *args, **kwargs)
+            # The change and the response that reports it commit together: a process that dies between
+            # the two can leave neither a change without its stored response (a retry would then act
+            # twice) nor a stored response without its change. A 5xx answer undoes what the request wrote.
+            with transaction.atomic():
+                response = post(view, request, *args, **kwargs)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                else:
+                    _store(view, request, claimed, response)
         except BaseException:
             claimed.delete()
             raise
         if response.status_code >= 500:
             claimed.delete()
-        else:
-            _store(view, request, claimed, response)
         return response
 
     wrapper.idempotent = True  # type: ignore[attr-defined]  # read by ApiAutoSchema

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404
 from django.test import Client
 from django.urls import include, path
@@ -23,7 +24,7 @@ from config.api.idempotency import idempotent
 from config.api.views import SupplierApiView, SupplierListApiView, SupplierUploadApiView
 from purchasing.errors import StaleVersion
 from suppliers import services
-from suppliers.models import ApiKey, ApiScope, IdempotencyRecord
+from suppliers.models import ApiKey, ApiScope, ContactFunction, IdempotencyRecord, SupplierContact
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -69,6 +70,22 @@ class OrderApi(SupplierApiView):
         return Response({"run": next(_runs), "reference": data.validated_data["reference"]}, status=201)
 
 
+class ContactApi(SupplierApiView):
+    """Writes in its own transaction, as a service does, then answers with the status asked for, or fails."""
+
+    required_scopes = {"POST": "orders:acknowledge"}
+
+    @idempotent
+    def post(self, request):
+        with transaction.atomic():
+            SupplierContact.objects.create(
+                supplier=self.supplier, name=request.data["name"], function=ContactFunction.SALES, email="s@example.com"
+            )
+        if request.data["then"] == "fail":
+            raise RuntimeError("the response could not be built")
+        return Response({"name": request.data["name"]}, status=int(request.data["then"]))
+
+
 class RuleApi(SupplierApiView):
     required_scopes = {"POST": "orders:acknowledge", "PUT": "orders:acknowledge"}
 
@@ -99,6 +116,7 @@ api_patterns = [
     path("keys/", KeyListApi.as_view(), name="keys"),
     path("orders/", OrderApi.as_view(), name="orders"),
     path("rules/", RuleApi.as_view(), name="rules"),
+    path("contacts/", ContactApi.as_view(), name="contacts"),
     path("uploads/", UploadApi.as_view(), name="uploads"),
     path("old/", OldApi.as_view(), name="old"),
 ]
@@ -416,6 +434,38 @@ def test_a_request_that_fails_releases_its_key(api):
     _is_problem(_post(api, {"reference": "R-1"}), 422)
     assert not IdempotencyRecord.objects.exists()
     assert _post(api).status_code == 201
+
+
+def _contact(client: Client, then: str, key: str = "c-1"):
+    body = {"name": "Sam", "then": then}
+    return client.post("/api/v1/contacts/", body, content_type="application/json", headers={"Idempotency-Key": key})
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("then", ["fail", "503"])
+def test_a_request_that_fails_after_its_change_undoes_the_change_and_releases_its_key(supplier, then):
+    """As in production (autocommit): the change committed by the view's own transaction is undone with the
+    failure, so the retry that the released key invites acts once, not twice."""
+    api = _client(_key(supplier)[1])
+    api.raise_request_exception = False
+    assert _contact(api, then).status_code == (500 if then == "fail" else 503)
+    assert not SupplierContact.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    retry = _contact(api, "201")
+    assert retry.status_code == 201
+    assert SupplierContact.objects.count() == 1
+    assert IdempotencyRecord.objects.get().state == IdempotencyRecord.State.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stored_response_and_the_change_commit_together(supplier):
+    """The claim commits on its own (a concurrent retry must see it: 409); the change and the stored response
+    then commit in one transaction: a replay finds the change it reports."""
+    api = _client(_key(supplier)[1])
+    first, replay = _contact(api, "201"), _contact(api, "201")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.content == first.content
+    assert SupplierContact.objects.count() == 1
 
 
 def test_a_post_without_the_header_just_runs(api):
