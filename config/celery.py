@@ -109,6 +109,11 @@ app.conf.update(
             "task": "planning_sync.tasks.sweep_deliveries",
             "schedule": timedelta(seconds=settings.PLANNING_SYNC_SWEEP_S),
         },
+        # The delivered events past PLANNING_SYNC_RETENTION_DAYS, and their deliveries.
+        "prune-outbox": {
+            "task": "planning_sync.tasks.prune_outbox",
+            "schedule": crontab(hour=4, minute=11),
+        },
         "import-feeds": {
             "task": "planning_sync.tasks.import_feeds",
             "schedule": timedelta(seconds=settings.PLANNING_SYNC_PULL_S),

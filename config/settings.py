@@ -449,6 +449,11 @@ PLANNING_SYNC = {
     "prepared_claim": env_bool("PLANNING_SYNC_PREPARED_CLAIM", True),
 }
 PLANNING_SYNC_SWEEP_S = env_int("PLANNING_SYNC_SWEEP_S", 2)
+# Days an outbox event is kept once all its deliveries are delivered (planning_sync/retention.py); 0 keeps
+# everything. Above 364, so the KPIs over 52 weeks still find when each acknowledgement cycle began.
+PLANNING_SYNC_RETENTION_DAYS = env_int("PLANNING_SYNC_RETENTION_DAYS", 400)
+if PLANNING_SYNC_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("PLANNING_SYNC_RETENTION_DAYS must be 0 (keep every event) or a number of days.")
 # The largest body an inbound feed push may send (413 beyond); 5,000 documents fit with room to spare.
 PLANNING_SYNC_MAX_BODY_BYTES = env_int("PLANNING_SYNC_MAX_BODY_BYTES", 64 * 1024 * 1024)
 # How often connectors with `pull_feeds` are asked for ERP and planning changes.

@@ -49,3 +49,17 @@ def import_feeds() -> int:
 
     results = feeds.pull_all()
     return sum(r.applied + r.unchanged + len(r.quarantined) for r in results.values())
+
+
+@shared_task(ignore_result=True)
+def prune_outbox() -> int:
+    """Nightly from beat: delete the delivered events past PLANNING_SYNC_RETENTION_DAYS (planning_sync/retention.py)."""
+    from planning_sync import retention
+
+    pruned = retention.prune_outbox()
+    if pruned.events:
+        logger.info(
+            "outbox pruned",
+            extra={"events": pruned.events, "deliveries": pruned.deliveries, "before": str(pruned.before)},
+        )
+    return pruned.events

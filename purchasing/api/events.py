@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -75,7 +76,8 @@ class EventListApi(SupplierApiView):
             "The changes that concern your supplier, oldest first, as CloudEvents 1.0: "
             + ", ".join(selectors.SUPPLIER_EVENT_TYPES)
             + ". Pass the id of the last event you handled as `after` (or follow `next`, which always points "
-            "past this page); an `after` that is not one of your events is a 422."
+            "past this page); an `after` that is not one of your events, or one past the retention period (400 days "
+            "by default), is a 422: read again without it."
         ),
         parameters=[
             OpenApiParameter("after", str, description="The id of the last event you handled; omit to start."),
@@ -91,7 +93,11 @@ class EventListApi(SupplierApiView):
         try:
             events = selectors.supplier_event_list(supplier=key_supplier(request), after=after, limit=limit + 1)
         except selectors.UnknownEventCursor:
-            raise ValidationError({"after": ["No event of yours has this id."]}) from None
+            days = settings.PLANNING_SYNC_RETENTION_DAYS
+            kept = f" (events are kept {days} days once delivered)" if days > 0 else ""
+            raise ValidationError(
+                {"after": [f"No event of yours has this id{kept}: read the feed again without after."]}
+            ) from None
         page = events[:limit]
         last = str(page[-1].event_id) if page else after
         url = request.build_absolute_uri(reverse("api:event-list"))
