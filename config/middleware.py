@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.views import APIView
 
+from config import log_context
 from config.tenancy import OUTSIDE_SCOPE_ATTRIBUTE, enter_supplier_scope, leave_supplier_scope, supplier_scope
 from suppliers.models import SupplierMembership
 
@@ -45,12 +46,14 @@ def request_id(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[
 
     A caller (a supplier's system, our proxy) may send its own ``X-Request-ID`` to follow a call
     across systems; one that is not sane is replaced by a new id rather than refused. The audit
-    trail records the id with every change the request made.
+    trail records the id with every change the request made, and every log line written while the
+    request is served carries it (``config.log_context``).
     """
 
     def middleware(request: HttpRequest) -> HttpResponse:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request.META[REQUEST_ID_META] = offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        log_context.serving(request.META[REQUEST_ID_META])
         response = get_response(request)
         response[REQUEST_ID_HEADER] = request.META[REQUEST_ID_META]
         return response

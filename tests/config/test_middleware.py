@@ -1,9 +1,15 @@
 """Our own middleware: an address with a NUL byte is a 404 on every kind of route, never a database error;
-every response carries its request id."""
+every response carries its request id, and so does every log line written while it is served."""
 
+import io
+import json
+import logging
 import re
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
+
+from config.log_context import RequestIdFilter
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +65,33 @@ def test_even_a_refused_address_answers_with_its_request_id(client):
     response = client.get("/pos/PO%00/", headers={"X-Request-ID": "trace-1"})
     assert response.status_code == 404
     assert response["X-Request-ID"] == "trace-1"
+
+
+@pytest.fixture
+def console():
+    """The console handler LOGGING sets up, writing into a buffer for the test."""
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestIdFilter) for f in h.filters))
+    buffer = io.StringIO()
+    stream, formatter = handler.setStream(buffer), handler.formatter
+    yield handler, buffer
+    handler.setStream(stream)
+    handler.setFormatter(formatter)
+
+
+def test_log_lines_written_while_a_request_is_served_carry_its_id(client, console):
+    _, buffer = console
+    assert client.get("/no-such-page/", headers={"X-Request-ID": "trace-2"}).status_code == 404
+    logging.getLogger("supplyline.test").warning("after the request")
+    during, after = buffer.getvalue().splitlines()[-2:]
+    assert "WARNING django.request [trace-2] Not Found: /no-such-page/" in during
+    assert "[-] after the request" in after
+
+
+def test_json_log_lines_carry_the_request_id_as_a_field(client, console, settings):
+    handler, buffer = console
+    options = {key: value for key, value in settings.LOGGING["formatters"]["json"].items() if key != "()"}
+    handler.setFormatter(JsonFormatter(**options))
+    response = client.get("/no-such-page/")
+    line = json.loads(buffer.getvalue().splitlines()[-1])
+    assert (line["logger"], line["message"]) == ("django.request", "Not Found: /no-such-page/")
+    assert line["request_id"] == response["X-Request-ID"]

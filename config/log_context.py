@@ -1,0 +1,41 @@
+"""The request id on every log line written while a request is served (``LOGGING`` in settings).
+
+Kept apart from the middleware, which imports models: logging is configured before the apps load.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+from django.core.signals import request_finished
+
+# The id of the request being served in this thread; "-" outside a request (tasks, commands, start-up).
+_request_id: ContextVar[str] = ContextVar("supplyline_request_id", default="-")
+
+
+def serving(request_id: str) -> None:
+    """From now until the response is closed (``request_finished``), log lines carry ``request_id``.
+
+    Not reset when the middleware returns: Django logs a 4xx or 5xx (``django.request``) after the
+    whole middleware chain, and that is the line most worth finding by id.
+    """
+    _request_id.set(request_id)
+
+
+def served(**kwargs: object) -> None:
+    """``request_finished``: the response is closed; what is logged next belongs to no request."""
+    _request_id.set("-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Put ``request_id`` on every record, so a log line, the ``X-Request-ID`` the caller got and the audit
+    trail's events of that request can be matched up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+# Connected here, not in an app's ready(): LOGGING imports this module in every process that logs.
+request_finished.connect(served, dispatch_uid="supplyline-log-context")
