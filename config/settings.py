@@ -79,6 +79,9 @@ SECRET_KEY = (
     if PRODUCTION
     else env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-supplyline-do-not-use-in-production")
 )
+# Earlier keys, still accepted while what they signed or encrypted ages out (sessions, password-reset links,
+# connector credentials: planning_sync/credentials.py); comma-separated, newest first.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG cannot be on in production.")

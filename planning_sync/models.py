@@ -5,6 +5,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from planning_sync.credentials import ConnectorConfigField
+
 
 class OutboxEvent(models.Model):
     """A fact recorded in the same transaction as the change it describes (the transactional outbox).
@@ -78,7 +80,8 @@ class Connector(models.Model):
         blank=True,
         help_text="Send every delivery in this class; empty: the event's own (critical for supplier commitments).",
     )
-    config = models.JSONField(default=dict, blank=True, help_text="Settings of this kind, validated on save.")
+    # Credentials in it are encrypted at rest (planning_sync/credentials.py).
+    config = ConnectorConfigField(default=dict, blank=True, help_text="Settings of this kind, validated on save.")
     timeout_s = models.FloatField("timeout (seconds)", default=5.0, validators=[MinValueValidator(0.1)])
     rate_per_s = models.FloatField("rate limit (calls per second)", default=50.0, validators=[MinValueValidator(0.1)])
     burst = models.PositiveIntegerField(default=100)
