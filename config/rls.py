@@ -173,6 +173,12 @@ POLICIES: dict[str, Rule] = {
             "ExceptionCase",
             "SupplierMembership",
             "ApiKey",
+            "Supplier",
+            "SupplierContact",
+            "ShipFromAddress",
+            "SupplierItem",
+            "TermsProposal",
+            "Invitation",
         )
     },
 }

@@ -166,6 +166,7 @@ UI: dict[str, Rule] = {
     "audit:case-history": Rule(ONLY_BUYER, NO),
     "audit:membership-history": Rule(ONLY_BUYER, NO),
     "audit:api-key-history": Rule(ONLY_BUYER, NO),
+    "audit:supplier-history": Rule(ONLY_BUYER, NO),
     # The integration monitor: the distributor's staff (the buyer persona is staff).
     "monitor:connector-list": Rule(ONLY_BUYER, NO),
     "monitor:connector-detail": Rule(ONLY_BUYER, NO),

@@ -28,7 +28,16 @@ from purchasing.models import (
     ShipmentNotice,
     ShipmentPackage,
 )
-from suppliers.models import ApiKey, SupplierMembership
+from suppliers.models import (
+    ApiKey,
+    Invitation,
+    ShipFromAddress,
+    Supplier,
+    SupplierContact,
+    SupplierItem,
+    SupplierMembership,
+    TermsProposal,
+)
 
 
 def _event_model(
@@ -99,4 +108,38 @@ class SupplierMembershipEvent(_event_model(SupplierMembership)):  # type: ignore
 # The key's hash never enters the trail (it is what a stolen copy of the trail would need), nor does
 # last_used_at, which authentication bumps once a minute per key and which is not a change anyone made.
 class ApiKeyEvent(_event_model(ApiKey, exclude=("secret_hash", "last_used_at"))):  # type: ignore[misc]
+    pass
+
+
+# A supplier's record and what it keeps about itself (docs/self-service.md): who changed the company's
+# address, tax id, contacts, ship-from addresses or item terms, and who invited whom. The SSCC counter,
+# bumped by every package a notice labels, is not a change anyone made.
+class SupplierEvent(_event_model(Supplier, exclude=("sscc_serial",))):  # type: ignore[misc]
+    pass
+
+
+class SupplierContactEvent(_event_model(SupplierContact, indexes={"supplier": "audit_contact_supplier_idx"})):  # type: ignore[misc]
+    pass
+
+
+class ShipFromAddressEvent(_event_model(ShipFromAddress, indexes={"supplier": "audit_shipfrom_supplier_idx"})):  # type: ignore[misc]
+    pass
+
+
+class SupplierItemEvent(_event_model(SupplierItem, indexes={"supplier": "audit_supitem_supplier_idx"})):  # type: ignore[misc]
+    pass
+
+
+class TermsProposalEvent(_event_model(TermsProposal, indexes={"supplier": "audit_terms_supplier_idx"})):  # type: ignore[misc]
+    pass
+
+
+# The token's hash stays out of the trail, as an API key's does: it is what accepting the invitation
+# checks, and no person reads it.
+_InvitationEventBase = _event_model(
+    Invitation, exclude=("token_hash",), indexes={"supplier": "audit_invite_supplier_idx"}
+)
+
+
+class InvitationEvent(_InvitationEventBase):  # type: ignore[misc,valid-type]
     pass

@@ -105,6 +105,27 @@ HISTORIES: dict[str, tuple[Source, ...]] = {
     "case": (Source(events.ExceptionCaseEvent, 1, "e.pgh_obj_id = %(root)s", lambda s, n: f"Case #{s['id']}"),),
     "membership": (Source(events.SupplierMembershipEvent, 1, "e.pgh_obj_id = %(root)s", lambda s, n: "Membership"),),
     "api_key": (Source(events.ApiKeyEvent, 1, "e.pgh_obj_id = %(root)s", lambda s, n: f"API key {s['prefix']}…"),),
+    # What a supplier keeps about itself and its terms with us (docs/self-service.md), and its invitations.
+    "supplier": (
+        Source(events.SupplierEvent, 6, "e.pgh_obj_id = %(root)s", lambda s, n: f"Supplier {s['code']}"),
+        Source(
+            events.SupplierContactEvent,
+            5,
+            "e.supplier_id = %(root)s",
+            lambda s, n: f"Contact {s['name']} ({str(s['function']).replace('_', ' ')})",
+        ),
+        Source(
+            events.ShipFromAddressEvent, 4, "e.supplier_id = %(root)s", lambda s, n: f"Ship-from address {s['label']}"
+        ),
+        Source(
+            events.SupplierItemEvent,
+            3,
+            "e.supplier_id = %(root)s",
+            lambda s, n: f"Item terms, part {s['supplier_part_number']}",
+        ),
+        Source(events.TermsProposalEvent, 2, "e.supplier_id = %(root)s", lambda s, n: f"Terms proposal #{s['id']}"),
+        Source(events.InvitationEvent, 1, "e.supplier_id = %(root)s", lambda s, n: f"Invitation of {s['email']}"),
+    ),
 }
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_history, name="case-history"),
     path("memberships/<int:pk>/", views.membership_history, name="membership-history"),
     path("api-keys/<int:pk>/", views.api_key_history, name="api-key-history"),
+    path("suppliers/<str:code>/", views.supplier_history, name="supplier-history"),
 ]

@@ -19,7 +19,7 @@ from config.http import AuthedRequest
 from config.keyset import InvalidCursor
 from exceptions.models import ExceptionCase
 from purchasing.models import PurchaseOrder, ShipmentNotice
-from suppliers.models import ApiKey, SupplierMembership, is_buyer
+from suppliers.models import ApiKey, Supplier, SupplierMembership, is_buyer
 
 
 def _buyer_only(request: AuthedRequest) -> None:
@@ -85,3 +85,13 @@ def api_key_history(request: AuthedRequest, pk: int) -> HttpResponse:
     back = reverse("admin:suppliers_apikey_change", args=[api_key.pk])
     title = f"API key {api_key.prefix}… of {api_key.supplier.code}"
     return _history(request, "api_key", api_key, title=title, back=back)
+
+
+@require_GET
+@login_required
+def supplier_history(request: AuthedRequest, code: str) -> HttpResponse:
+    _buyer_only(request)
+    supplier = get_object_or_404(Supplier.objects.visible_to(request.user), code=code)
+    back = reverse("suppliers:profile", args=[supplier.code])
+    title = f"Supplier {supplier.code}: profile, contacts, addresses, item terms and invitations"
+    return _history(request, "supplier", supplier, title=title, back=back)

@@ -151,3 +151,50 @@ def test_the_case_and_asn_pages_link_to_their_history(po, shippable_po, buyer_cl
     assert any("ASN ASN-AUD-1 created" in row for row in rows)
     assert any("Notice line 1 created" in row for row in rows)
     assert any("Case #" in row for row in _rows(buyer_client.get(case_url)))
+
+
+def test_the_supplier_history_shows_profile_contact_and_address_changes(supplier, alice_client, buyer_client):
+    """The fraud-prone changes a supplier makes about itself (its address, tax id, contacts, ship-from
+    addresses) are in the trail, with who made them; the SSCC counter's bumps are not changes anyone made."""
+    profile = {
+        "legal_name": "Acme Industrial Supply Ltd",
+        "tax_id": "GB123456789",
+        "po_email": "orders@acme.example",
+        "address_line1": "1 Dock Road",
+        "city": "Leeds",
+        "postal_code": "LS1 4AP",
+        "country": "GB",
+        "default_currency": "GBP",
+    }
+    headers = {"X-Request-ID": "req-profile-1"}
+    edit = alice_client.post(reverse("suppliers:profile-edit", args=[supplier.code]), profile, headers=headers)
+    assert edit.status_code == 302
+    contact = {"name": "Ann Sales", "function": "sales", "email": "ann@acme.example", "phone": ""}
+    assert alice_client.post(reverse("suppliers:contact-create", args=[supplier.code]), contact).status_code == 302
+    address = {"label": "Leeds warehouse", "line1": "2 Dock Road", "city": "Leeds", "country": "GB"}
+    assert alice_client.post(reverse("suppliers:address-create", args=[supplier.code]), address).status_code == 302
+    type(supplier).objects.filter(pk=supplier.pk).update(sscc_serial=41)  # a package labelled
+
+    response = buyer_client.get(reverse("audit:supplier-history", args=[supplier.code]))
+    assert response.status_code == 200
+    rows = _rows(response)
+    assert any(
+        f"Supplier {supplier.code} changed" in row
+        and "Tax or VAT id: GB123456789" in row
+        and "Default currency: USD → GBP" in row
+        and "alice@example.com" in row
+        and "req-profile-1" in row
+        for row in rows
+    ), rows
+    assert any("Contact Ann Sales (sales) created" in row and "alice@example.com" in row for row in rows), rows
+    assert any("Ship-from address Leeds warehouse created" in row for row in rows), rows
+    assert not any("sscc" in row.lower() for row in rows)
+
+
+def test_the_supplier_history_is_the_buyers_and_the_profile_links_to_it(supplier, alice_client, buyer_client):
+    url = reverse("audit:supplier-history", args=[supplier.code])
+    assert alice_client.get(url).status_code == 404
+    assert buyer_client.get(reverse("audit:supplier-history", args=["NOPE"])).status_code == 404
+    profile = reverse("suppliers:profile", args=[supplier.code])
+    assert url.encode() in buyer_client.get(profile).content
+    assert url.encode() not in alice_client.get(profile).content
