@@ -96,6 +96,7 @@ BUYER_ONLY = {
     "audit:case-history",
     "audit:membership-history",
     "audit:api-key-history",
+    "audit:supplier-history",
 }
 # The integration monitor is for the distributor's staff: every supplier user gets 404 there.
 STAFF_NAMESPACES = {"monitor"}
