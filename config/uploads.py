@@ -11,15 +11,18 @@ marks the one that entry points answer with 413.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 CSV, XLSX, X12, EDIFACT = "csv", "xlsx", "x12", "edifact"
 DOCUMENT_FORMATS = (CSV, XLSX, X12, EDIFACT)
@@ -291,3 +294,31 @@ class SizeLimitedUpload(FileUploadHandler):
     def _refuse(self) -> None:
         self.refused = True
         raise SkipFile
+
+
+# A view given the request, its upload limit (None unless a POST) and the route's arguments.
+type UploadView = Callable[..., HttpResponse]
+
+
+def size_limited_upload(max_bytes: Callable[[], int]) -> Callable[[UploadView], Callable[..., HttpResponse]]:
+    """Decorate a form view that takes a file: it gets ``upload_limit`` (None unless a POST) after the request.
+
+    The limit must be in place before anything reads the body, and Django's CSRF check reads it (it looks
+    for the token among the fields). So the view is exempt from the middleware's check and protected by
+    ``csrf_protect`` inside, after the handler is inserted: the request is checked all the same.
+    """
+
+    def decorate(view: UploadView) -> Callable[..., HttpResponse]:
+        protected = csrf_protect(view)
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            upload_limit = None
+            if request.method == "POST":
+                upload_limit = SizeLimitedUpload(request, max_bytes())
+                request.upload_handlers.insert(0, upload_limit)
+            return protected(request, upload_limit, *args, **kwargs)
+
+        return csrf_exempt(wrapper)
+
+    return decorate

@@ -10,12 +10,11 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
 from config.keyset import paginate_request
-from config.uploads import FileTooLarge, SizeLimitedUpload
+from config.uploads import FileTooLarge, SizeLimitedUpload, size_limited_upload
 from suppliers import compliance
 from suppliers.forms_compliance import ComplianceReviewForm, ComplianceUploadForm
 from suppliers.models import ComplianceDocument, ComplianceDocumentType, Supplier, SupplierMembership, is_buyer
@@ -69,17 +68,8 @@ def compliance_supplier(request: AuthedRequest, code: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def compliance_upload(request: AuthedRequest) -> HttpResponse:
-    upload_limit = None
-    if request.method == "POST":
-        # In place before anything reads the body; the CSRF check (below) reads it, so it comes after.
-        upload_limit = SizeLimitedUpload(request, compliance.max_upload_bytes())
-        request.upload_handlers.insert(0, upload_limit)
-    return _compliance_upload(request, upload_limit)
-
-
-@csrf_protect
-def _compliance_upload(request: AuthedRequest, upload_limit: SizeLimitedUpload | None) -> HttpResponse:
+@size_limited_upload(compliance.max_upload_bytes)
+def compliance_upload(request: AuthedRequest, upload_limit: SizeLimitedUpload | None) -> HttpResponse:
     suppliers = administered_supplier(request)
     data = (request.POST, request.FILES) if request.method == "POST" else ()
     # Asked only now: the body is parsed, and the limit applied, when request.POST is first read.

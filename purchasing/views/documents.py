@@ -11,12 +11,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.http import AuthedRequest
 from config.keyset import paginate_request
-from config.uploads import FileTooLarge, SizeLimitedUpload, safe_filename
+from config.uploads import FileTooLarge, SizeLimitedUpload, safe_filename, size_limited_upload
 from purchasing import selectors
 from purchasing.documents import spreadsheet
 from purchasing.documents.forms import DocumentUploadForm
@@ -83,20 +82,10 @@ def _template_links() -> list[tuple[str, str, str]]:
     return [(label, kind, fmt) for kind, label in kinds for fmt in ("csv", "xlsx")]
 
 
-@csrf_exempt
 @require_http_methods(["GET", "POST"])
 @login_required
-def document_list(request: AuthedRequest) -> HttpResponse:
-    upload_limit = None
-    if request.method == "POST":
-        # In place before anything reads the body; the CSRF check (below) reads it, so it comes after.
-        upload_limit = SizeLimitedUpload(request, int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES))
-        request.upload_handlers.insert(0, upload_limit)
-    return _document_list(request, upload_limit)
-
-
-@csrf_protect
-def _document_list(request: AuthedRequest, upload_limit: SizeLimitedUpload | None) -> HttpResponse:
+@size_limited_upload(lambda: int(settings.SUPPLYLINE_DOCUMENT_MAX_BYTES))
+def document_list(request: AuthedRequest, upload_limit: SizeLimitedUpload | None) -> HttpResponse:
     suppliers = selectors.document_upload_suppliers(user=request.user)
     may_upload = suppliers.exists()
     if request.method == "POST" and not may_upload:

@@ -109,6 +109,32 @@ def test_a_supplier_admin_uploads_a_pdf_stored_under_a_random_name(
     assert stored.read_bytes() == PDF
 
 
+def test_the_upload_is_protected_from_cross_site_requests_and_still_works_with_its_token(
+    supplier, supplier_user, iso, media_root
+):
+    """As in production, where the CSRF check runs: it must come after the upload limit is in place, or
+    every upload is a 500 (the body would be read before the limit could be added)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(supplier_user)
+    assert _post_upload(client, iso, supplier).status_code == 403
+    assert not ComplianceDocument.objects.exists()
+
+    token = str(client.get(reverse("suppliers:compliance-upload")).context["csrf_token"])
+    accepted = client.post(
+        reverse("suppliers:compliance-upload"),
+        {
+            "csrfmiddlewaretoken": token,
+            "supplier": supplier.pk,
+            "document_type": iso.pk,
+            "file": SimpleUploadedFile("iso.pdf", PDF),
+            "valid_from": "2026-01-01",
+            "valid_to": "2027-01-01",
+        },
+    )
+    assert accepted.status_code == 302
+    assert ComplianceDocument.objects.get().status == "pending"
+
+
 @pytest.mark.parametrize(
     ("content", "name", "content_type"),
     [(PNG, "scan.png", "image/png"), (JPEG, "scan.JPG", "image/jpeg"), (JPEG, "scan.jpeg", "image/jpeg")],
