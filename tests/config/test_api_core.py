@@ -83,6 +83,8 @@ class ContactApi(SupplierApiView):
             )
         if request.data["then"] == "fail":
             raise RuntimeError("the response could not be built")
+        if request.data["then"] == "unstorable":
+            return Response({"name": 2**70}, status=201)  # JSON has no such integer: fails when rendered, to be stored
         return Response({"name": request.data["name"]}, status=int(request.data["then"]))
 
 
@@ -460,8 +462,13 @@ def test_a_request_that_fails_after_its_change_undoes_the_change_and_releases_it
 @pytest.mark.django_db(transaction=True)
 def test_the_stored_response_and_the_change_commit_together(supplier):
     """The claim commits on its own (a concurrent retry must see it: 409); the change and the stored response
-    then commit in one transaction: a replay finds the change it reports."""
+    then commit in one transaction: a response that cannot be stored takes its change with it, and a
+    replay finds the change it reports."""
     api = _client(_key(supplier)[1])
+    api.raise_request_exception = False
+    assert _contact(api, "unstorable", key="c-0").status_code == 500
+    assert not SupplierContact.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
     first, replay = _contact(api, "201"), _contact(api, "201")
     assert replay["Idempotent-Replayed"] == "true"
     assert replay.content == first.content
