@@ -289,7 +289,7 @@ def _entries(rows: list[tuple[Any, ...]], sources: tuple[Source, ...], numbers: 
                 subject=source.subject(snapshot, numbers),
                 action=_ACTIONS.get(label, label),
                 before_known=previous is not None or label == "insert",
-                changes=_changes(source.tracked, label, snapshot, previous, names),
+                changes=_changes(source, label, snapshot, previous, names),
                 context=context,
                 key=(at.isoformat(), rank, pgh_id),
             )
@@ -301,11 +301,13 @@ def _load(data: str | None) -> Snapshot | None:
     return None if data is None else json.loads(data, parse_float=Decimal)
 
 
-def _shown_fields(tracked: type[models.Model]) -> list[models.Field[Any, Any]]:
+def _shown_fields(source: Source) -> list[models.Field[Any, Any]]:
+    """The tracked model's fields its events copy (not those left out of the trail), less the ones no one reads."""
+    copied = {f.column for f in source.model._meta.concrete_fields}
     return [
         f
-        for f in tracked._meta.concrete_fields
-        if f.column not in _HIDDEN and not getattr(f, "auto_now", False) and f.column != "secret_hash"
+        for f in source.tracked._meta.concrete_fields
+        if f.column in copied and f.column not in _HIDDEN and not getattr(f, "auto_now", False)
     ]
 
 
@@ -360,12 +362,10 @@ class _Names:
     related: dict[tuple[type, int], str] = field(default_factory=dict)
 
 
-def _changes(
-    tracked: type[models.Model], label: str, snapshot: Snapshot, previous: Snapshot | None, names: _Names
-) -> list[Change]:
+def _changes(source: Source, label: str, snapshot: Snapshot, previous: Snapshot | None, names: _Names) -> list[Change]:
     """An update's changed fields (old and new); a created row's filled-in fields (new), a deleted one's (old)."""
     changes = []
-    for f in _shown_fields(tracked):
+    for f in _shown_fields(source):
         column = str(f.column)
         name, new = capfirst(str(f.verbose_name)), snapshot.get(column)
         if label == "update":
