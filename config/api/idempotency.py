@@ -58,6 +58,8 @@ type PostMethod = Callable[..., HttpResponseBase]
 def _canonical_body(request: Request) -> bytes:
     """The body as data, so a retry with other JSON spacing or another multipart boundary still matches."""
     data = request.data
+    if isinstance(data, bytes):  # a raw upload (RawBodyParser): the bytes are the body
+        return data
     if isinstance(data, QueryDict):
         fields: dict[str, list[str]] = {}
         for name in sorted(data):

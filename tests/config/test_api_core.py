@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from config.api.deprecation import deprecated
 from config.api.docs import ApiRedocView
 from config.api.idempotency import idempotent
+from config.api.uploads import RawBodyParser
 from config.api.views import SupplierApiView, SupplierListApiView, SupplierUploadApiView
 from purchasing.errors import StaleVersion
 from suppliers import services
@@ -106,6 +107,21 @@ class UploadApi(SupplierUploadApiView):
         return Response({"run": next(_runs), "name": request.data["file"].name}, status=201)
 
 
+class CsvBodyParser(RawBodyParser):
+    media_type = "text/csv"
+
+
+class RawUploadApi(SupplierUploadApiView):
+    """A file sent as the body itself: request.data is its bytes."""
+
+    required_scopes = {"POST": "documents:write"}
+    parser_classes = [CsvBodyParser]
+
+    @idempotent
+    def post(self, request):
+        return Response({"run": next(_runs), "bytes": len(request.data)}, status=201)
+
+
 class OldApi(SupplierApiView):
     required_scopes = {"GET": "orders:read"}
 
@@ -120,6 +136,7 @@ api_patterns = [
     path("rules/", RuleApi.as_view(), name="rules"),
     path("contacts/", ContactApi.as_view(), name="contacts"),
     path("uploads/", UploadApi.as_view(), name="uploads"),
+    path("raw-uploads/", RawUploadApi.as_view(), name="raw-uploads"),
     path("old/", OldApi.as_view(), name="old"),
 ]
 urlpatterns = [
@@ -501,6 +518,17 @@ def test_a_multipart_retry_with_another_boundary_replays(api):
     assert first.status_code == retry.status_code == 201
     assert retry["Idempotent-Replayed"] == "true"
     assert retry.content == first.content
+
+
+def test_a_raw_body_retry_replays_and_another_body_is_refused(api):
+    def send(body: bytes):
+        return api.post("/api/v1/raw-uploads/", body, content_type="text/csv", HTTP_IDEMPOTENCY_KEY="raw-1")
+
+    first, retry = send(b"po,line\nPO-1,10\n"), send(b"po,line\nPO-1,10\n")
+    assert first.status_code == retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.content == first.content
+    assert _is_problem(send(b"po,line\nPO-2,10\n"), 422)["code"] == "idempotency_key_reused"
 
 
 def test_the_prune_task_deletes_expired_records(acme_key):
