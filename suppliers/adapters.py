@@ -77,8 +77,10 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth sh
         """A password typed in this session within allauth's reauthentication window counts as confirming it.
 
         allauth 65 asks for the password again before any MFA change, even right after signing in:
-        a buyer sent to enrol on signing in would type it twice in a row.
+        a buyer sent to enrol on signing in would type it twice in a row. Other apps keep allauth's rule.
         """
+        if app != "allauth.mfa":
+            return bool(super().is_reauthentication_required(app=app, **kwargs))
         request = context.request
         now = time.time()
         recent = any(
