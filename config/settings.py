@@ -172,7 +172,9 @@ if DATABASE_URL:
     # pgtrigger's triggers first read the setting pgtrigger.ignore, and where it is not set at all that read
     # raises and is caught, a subtransaction for every row: twelve times slower on a bulk write. Set empty
     # at connection start, it costs nothing (docs/audit.md).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c pgtrigger.ignore={}"
+    # Added to any options the URL gives (?options=-c search_path=...), not in their place.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c pgtrigger.ignore={{}}".strip()
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}}
 
