@@ -62,14 +62,14 @@ def profile_home(request: AuthedRequest) -> HttpResponse:
 @login_required
 def profile(request: AuthedRequest, code: str) -> HttpResponse:
     supplier = self_service.supplier_get(user=request.user, code=code)
-    user = request.user
+    role = self_service.role_of(request.user, supplier)
     context = {
         "supplier": supplier,
         "contacts": list(supplier.contacts.all()),
         "addresses": list(supplier.ship_from_addresses.all()),
-        "may_edit": self_service.may_edit_profile(user, supplier),
-        "may_contacts": self_service.may_manage_contacts(user, supplier),
-        "may_addresses": self_service.may_manage_addresses(user, supplier),
+        "may_edit": self_service.role_may(role, "edit_profile"),
+        "may_contacts": self_service.role_may(role, "manage_contacts"),
+        "may_addresses": self_service.role_may(role, "manage_addresses"),
     }
     return render(request, "suppliers/profile_detail.html", context)
 

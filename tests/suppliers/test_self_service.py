@@ -559,3 +559,13 @@ def test_the_sweep_clears_a_case_whose_proposal_was_decided_elsewhere(item, supp
     TermsProposal.objects.filter(pk=proposal.pk).update(status=TermsProposal.Status.REJECTED)
     assert sweep_terms_proposal_overdue(timezone.now() + dt.timedelta(hours=50)) == (0, 1)
     assert ExceptionCase.objects.get().status == CaseStatus.RESOLVED
+
+
+def test_the_profile_page_reads_the_role_once_for_all_its_actions(alice_client, supplier):
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("suppliers:profile", args=[supplier.code]))
+    assert page.status_code == 200
+    assert (page.context["may_edit"], page.context["may_contacts"], page.context["may_addresses"]) == (True,) * 3
+    # The navigation reads the role on its own; the page's three actions share one read, not three alike.
+    role_reads = [q["sql"] for q in queries if '"suppliers_suppliermembership"."role"' in q["sql"]]
+    assert len(role_reads) == len(set(role_reads)), role_reads
