@@ -765,11 +765,6 @@ class ShipFromAddress(models.Model):
 
 
 class TermsProposalQuerySet(models.QuerySet["TermsProposal"]):
-    def visible_to(self, user: User | AnonymousUser) -> TermsProposalQuerySet:
-        if is_buyer(user):
-            return self.all()
-        return self.filter(supplier_id__in=SupplierMembership.objects.supplier_ids_of(user))
-
     def pending(self) -> TermsProposalQuerySet:
         return self.filter(status=TermsProposal.Status.PENDING)
 

@@ -5,7 +5,6 @@ import json
 
 from django.db import migrations
 
-import planning_sync.credentials
 from planning_sync import credentials
 
 
@@ -37,7 +36,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="connector",
             name="config",
-            field=planning_sync.credentials.ConnectorConfigField(
+            field=credentials.ConnectorConfigField(
                 blank=True, default=dict, help_text="Settings of this kind, validated on save."
             ),
         ),

@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         days = settings.PLANNING_SYNC_RETENTION_DAYS
-        if days <= 0:
+        if retention.cutoff() is None:
             self.stdout.write("PLANNING_SYNC_RETENTION_DAYS is 0: every event is kept, nothing was deleted.")
             return
         if options["dry_run"]:
