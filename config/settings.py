@@ -429,6 +429,10 @@ SUPPLYLINE_SHIPMENT_DATES = {
 
 # B2B documents (CSV, Excel, X12, EDIFACT). A file larger than this is refused before it is read.
 SUPPLYLINE_DOCUMENT_MAX_BYTES = env_int("SUPPLYLINE_DOCUMENT_MAX_BYTES", 20 * 1024 * 1024)
+# The largest JSON body the supplier API takes (413 beyond, before it is read whole). The largest requests its
+# own limits allow are about 1 MB (a shipment notice of 2,000 packages and 2,000 lines) and about 2 MB (an
+# acknowledgement of 1,000 lines, each with a 2,000-character note).
+SUPPLYLINE_API_MAX_BODY_BYTES = env_int("SUPPLYLINE_API_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Per-supplier drop folders for a VAN or SFTP: <root>/<supplier code>/inbound is scanned, files move to
 # processed/ or rejected/, and what we send (997, CONTRL, 850, ORDERS) is written to outbound/.
 SUPPLYLINE_EDI_ROOT = Path(env_str("SUPPLYLINE_EDI_ROOT", str(DATA_DIR / "edi")))

@@ -198,7 +198,7 @@ PROBLEM_RESPONSES: dict[int | tuple[int, str], OpenApiResponse] = {
     (404, PROBLEM_CONTENT_TYPE): _problem("No such resource for this supplier."),
     (409, PROBLEM_CONTENT_TYPE): _problem("A request with this Idempotency-Key is still in progress."),
     (412, PROBLEM_CONTENT_TYPE): _problem("If-Match or the expected version is stale: nothing was changed."),
-    (413, PROBLEM_CONTENT_TYPE): _problem("The file is over the size limit: nothing was stored."),
+    (413, PROBLEM_CONTENT_TYPE): _problem("The request body or file is over the size limit: nothing was stored."),
     (415, PROBLEM_CONTENT_TYPE): _problem("Unsupported Content-Type."),
     (422, PROBLEM_CONTENT_TYPE): _problem("Validation failed (field errors), or an Idempotency-Key reused."),
     (429, PROBLEM_CONTENT_TYPE): _problem("Rate limit exceeded; see Retry-After."),

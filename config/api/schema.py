@@ -12,7 +12,7 @@ from config.api.idempotency import IDEMPOTENCY_PARAMETER
 
 _ALWAYS = (401, 403, 429)
 _WITH_PATH_PARAMETERS = (404,)
-_WITH_BODY = (409, 415, 422)
+_WITH_BODY = (409, 413, 415, 422)
 
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "Requests allowed in a burst for this API key.",

@@ -1,12 +1,13 @@
-"""Files sent to the API: parsers that refuse a body over the view's size limit with 413 before keeping it."""
+"""Bodies sent to the API: parsers that refuse a body over the view's size limit with 413 before keeping it."""
 
 from __future__ import annotations
 
 import io
 from typing import IO, Any
 
+import orjson
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, JSONParser, MultiPartParser
 
 from config.uploads import SizeLimitedUpload, too_large_message
@@ -19,7 +20,7 @@ class PayloadTooLarge(APIException):
 
 
 def _limit(parser_context: Any) -> int:
-    """The view's ``upload_limit()`` (SupplierUploadApiView has one)."""
+    """The view's ``upload_limit()``: the largest body it takes (every SupplierApiView has one)."""
     return int(parser_context["view"].upload_limit())
 
 
@@ -72,3 +73,17 @@ class SizeLimitedJSONParser(JSONParser):
     def parse(self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Any = None) -> Any:
         content = _JsonBody().parse(stream, media_type, parser_context)
         return super().parse(io.BytesIO(content), media_type, parser_context)
+
+
+class SizeLimitedORJSONParser(BaseParser):
+    """The supplier API's JSON bodies (orjson), refused with 413 past the view's ``upload_limit()`` before more
+    of the body is read: DRF reads a body whole, and Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to it."""
+
+    media_type = "application/json"
+
+    def parse(self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Any = None) -> Any:
+        content = _JsonBody().parse(stream, media_type, parser_context)
+        try:
+            return orjson.loads(content)  # JSON is UTF-8 (RFC 8259); orjson refuses anything else
+        except orjson.JSONDecodeError as error:
+            raise ParseError(f"JSON parse error - {error}") from error

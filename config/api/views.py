@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 from django.conf import settings
-from drf_orjson_renderer.parsers import ORJSONParser  # type: ignore[import-untyped]
 from drf_orjson_renderer.renderers import ORJSONRenderer  # type: ignore[import-untyped]
 from rest_framework import generics
 from rest_framework.exceptions import APIException
@@ -22,7 +21,7 @@ from config.api.pagination import KeysetCursorPagination
 from config.api.permissions import HasScope
 from config.api.schema import ApiAutoSchema
 from config.api.throttling import STATE_ATTRIBUTE, ApiKeyThrottle, RateLimitState
-from config.api.uploads import SizeLimitedMultiPartParser
+from config.api.uploads import SizeLimitedMultiPartParser, SizeLimitedORJSONParser
 from config.tenancy import enter_supplier_scope
 from suppliers.models import ApiKey, Supplier
 
@@ -37,13 +36,17 @@ class SupplierApiView(APIView):
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyThrottle]
     renderer_classes: list[type[BaseRenderer]] = [ORJSONRenderer]
-    parser_classes: list[type[BaseParser]] = [ORJSONParser]
+    parser_classes: list[type[BaseParser]] = [SizeLimitedORJSONParser]
     # No OPTIONS metadata: the OpenAPI document describes every operation.
     metadata_class = None
     schema = ApiAutoSchema()
     required_scopes: ClassVar[dict[str, str]] = {}
     # "documents" selects the lower upload limit (SUPPLYLINE_API_UPLOAD_RATE/BURST).
     throttle_scope: ClassVar[str | None] = None
+
+    def upload_limit(self) -> int:
+        """The largest request body, in bytes: a larger one is answered 413 before it is read whole."""
+        return int(settings.SUPPLYLINE_API_MAX_BODY_BYTES)
 
     @property
     def supplier(self) -> Supplier:

@@ -279,6 +279,36 @@ def test_malformed_json_is_a_400_problem(api):
     _is_problem(api.post("/api/v1/orders/", "{not json", content_type="application/json"), 400)
 
 
+def test_json_that_is_not_utf8_is_a_400_problem(api):
+    body = _is_problem(
+        api.post("/api/v1/orders/", '{"reference": "\xe9"}'.encode("latin-1"), content_type="application/json"), 400
+    )
+    assert "JSON parse error" in body["detail"]
+
+
+def test_a_json_body_over_the_limit_is_a_413_problem_that_changes_nothing(api, settings):
+    """DRF reads a JSON body whole and Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to it: the API's
+    own limit refuses it first, and the Idempotency-Key it came with is not used up."""
+    settings.SUPPLYLINE_API_MAX_BODY_BYTES = 200
+    big = {"reference": "R-1", "lines": [{"quantity": 5}] * 40}
+    body = _is_problem(
+        api.post("/api/v1/orders/", big, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big-1"), 413
+    )
+    assert body["code"] == "too_large"
+    assert body["detail"] == "The request body is larger than the limit of 200\xa0bytes."
+    assert not IdempotencyRecord.objects.exists()
+    retried = api.post("/api/v1/orders/", ORDER, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big-1")
+    assert retried.status_code == 201, retried.content
+
+
+def test_a_json_body_at_the_limit_is_taken(api, settings):
+    content = b'{"reference": "R-1", "lines": [{"quantity": 5}]}'
+    settings.SUPPLYLINE_API_MAX_BODY_BYTES = len(content)
+    assert api.post("/api/v1/orders/", content, content_type="application/json").status_code == 201
+    settings.SUPPLYLINE_API_MAX_BODY_BYTES = len(content) - 1
+    _is_problem(api.post("/api/v1/orders/", content, content_type="application/json"), 413)
+
+
 def test_invalid_fields_are_a_422_problem_with_field_paths(api):
     body = _is_problem(
         api.post("/api/v1/orders/", {"lines": [{"quantity": 1}, {"quantity": 0}]}, content_type="application/json"),
@@ -596,7 +626,7 @@ def test_the_schema_is_openapi_3_1_with_the_bearer_scheme(schema):
 
 def test_every_operation_documents_its_problems(schema):
     post = schema["paths"]["/api/v1/orders/"]["post"]
-    for status in ("401", "403", "409", "415", "422", "429"):
+    for status in ("401", "403", "409", "413", "415", "422", "429"):
         content = post["responses"][status]["content"]
         assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "Retry-After" in post["responses"]["429"]["headers"]
