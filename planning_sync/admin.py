@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin import ReadOnlyAdmin
-from planning_sync import delivery
+from planning_sync import credentials, delivery
 from planning_sync.connectors import REGISTRY, kind_choices
 from planning_sync.envelope import cloudevent
 from planning_sync.models import Connector, Delivery, InboundRecord, OutboxEvent, Subscription, TrytonMapping
@@ -55,6 +55,24 @@ class ConnectorForm(forms.ModelForm[Connector]):
             "max_attempts",
             "pull_cursor",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Staff see that a credential is stored, never the credential: the page is no way to read one.
+        if self.instance.pk is not None:
+            self.initial["config"] = credentials.masked(self.instance.config)
+        self.fields["config"].help_text = (
+            f"{self.fields['config'].help_text} Stored passwords, tokens and signing secrets show as "
+            f'"{credentials.MASK}": leave that to keep one, or type a new value to replace it.'
+        )
+
+    def clean_config(self) -> Any:
+        config = self.cleaned_data.get("config")
+        try:
+            # self.instance still holds what is stored: the form's values reach it only after clean().
+            return credentials.unmasked(config, self.instance.config if self.instance.pk else None)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -4,7 +4,8 @@ signing secret.
 ``ConnectorConfigField`` is the JSON field of ``Connector.config``. Saving encrypts the values at
 ``SECRET_PATHS`` (the webhook connector's ``auth.token``, ``auth.password`` and ``auth.secret``, Tryton's
 ``password``) with Fernet (AES-128-CBC with HMAC-SHA256), stored as ``"enc:v1:<token>"``; loading decrypts
-them, so connectors, forms and the admin see plain values and nothing else changes. Every other setting
+them, so connectors and forms see plain values and nothing else changes. The admin shows each stored one
+as ``MASK`` and keeps it when the form comes back with the mask (``masked``, ``unmasked``). Every other setting
 (URLs, feeds, cursors) stays plain JSON, queryable as before.
 
 The key is derived from ``SECRET_KEY``. Rotating it: put the old key first in
@@ -20,6 +21,7 @@ import copy
 import functools
 import hashlib
 import hmac
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,6 +30,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 PREFIX = "enc:v1:"
+# What the admin shows in place of a stored credential; sent back as it is, the credential is kept.
+MASK = "<stored secret: unchanged>"
 # Where credentials sit in a connector's config, whatever its kind.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("auth", "token"),
@@ -74,22 +78,52 @@ def decrypt(value: str) -> str:
         ) from None
 
 
-def _transform(config: Any, change: Any) -> Any:
-    """A copy of ``config`` with ``change`` applied to each string at SECRET_PATHS (other shapes untouched)."""
+def _secrets(config: Any) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Each credential string in ``config``: (the dict holding it, its key, its dotted path)."""
     if not isinstance(config, dict):
-        return config
-    result = copy.deepcopy(config)
+        return
     for path in SECRET_PATHS:
-        holder: Any = result
+        holder: Any = config
         for key in path[:-1]:
             holder = holder.get(key) if isinstance(holder, dict) else None
         if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
-            holder[path[-1]] = change(holder[path[-1]])
+            yield holder, path[-1], ".".join(path)
+
+
+def _transform(config: Any, change: Any) -> Any:
+    """A copy of ``config`` with ``change`` applied to each credential (other shapes untouched)."""
+    result = copy.deepcopy(config)
+    for holder, key, _ in _secrets(result):
+        holder[key] = change(holder[key])
+    return result
+
+
+def masked(config: Any) -> Any:
+    """A copy of ``config`` with every credential replaced by MASK, for showing it (the admin's form)."""
+    result = copy.deepcopy(config)
+    for holder, key, _ in _secrets(result):
+        if holder[key]:
+            holder[key] = MASK
+    return result
+
+
+def unmasked(config: Any, stored: Any) -> Any:
+    """``config`` as a person sent it back, with each MASK replaced by the credential ``stored`` holds at that
+    place. ValueError names a MASK with no stored credential behind it (a new connector, a moved setting)."""
+    result = copy.deepcopy(config)
+    kept = {path: holder[key] for holder, key, path in _secrets(stored)}
+    for holder, key, path in _secrets(result):
+        if holder[key] == MASK:
+            if not kept.get(path):
+                raise ValueError(f"{path}: {MASK} stands for a stored secret, and none is stored here: type it.")
+            holder[key] = kept[path]
     return result
 
 
 def encrypted(config: Any) -> Any:
-    return _transform(config, lambda value: value if is_encrypted(value) else encrypt(value))
+    # Every credential, even one that happens to start with PREFIX: in Python a credential is always plain
+    # (the field decrypts what it loads), so such a one is a password, not a token to store as it is.
+    return _transform(config, encrypt)
 
 
 def decrypted(config: Any) -> Any:

@@ -1,6 +1,7 @@
 """Connector credentials are encrypted in the database and plain in Python; a SECRET_KEY rotation keeps
 them readable through DJANGO_SECRET_KEY_FALLBACKS; a credential no key opens is a clear error."""
 
+import html
 import importlib
 import json
 from io import StringIO
@@ -10,9 +11,12 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
 from planning_sync import credentials, webhooks
 from planning_sync.models import Connector
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("planning_sync.migrations.0007_connector_credentials_encrypted")
@@ -61,6 +65,14 @@ def test_each_save_encrypts_anew_and_an_update_does_too():
     assert Connector.objects.get().config["password"] == "changed"
 
 
+def test_a_password_that_looks_encrypted_is_encrypted_too():
+    """A plain credential is always encrypted: one starting with the stored form's prefix is no exception."""
+    lookalike = "enc:v1:my-actual-password"
+    connector = Connector.objects.create(name="erp", kind="webhook", config={**CONFIG, "password": lookalike})
+    assert lookalike not in json.dumps(_stored(connector))
+    assert Connector.objects.get().config["password"] == lookalike
+
+
 def test_a_supplier_webhook_signing_secret_is_never_stored_plain(supplier):
     connector, secret = webhooks.webhook_register(
         supplier=supplier, url="https://acme.example/hooks", event_types=["supplyline.po.issued.v1"]
@@ -103,3 +115,68 @@ def test_the_migration_encrypts_what_was_stored_plain_and_writes_it_plain_backwa
     assert Connector.objects.get().config == CONFIG
     migration.decrypt_all(django_apps, schema_editor)
     assert _stored(connector) == CONFIG
+
+
+# --- the admin shows that a credential is stored, never the credential ----------------------------------------
+
+
+@pytest.fixture
+def staff(db) -> Client:
+    client = Client()
+    client.force_login(UserFactory.create(email="root@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+def _change_form(connector: Connector, config: dict[str, Any]) -> dict[str, str]:
+    return {
+        "name": connector.name,
+        "kind": "webhook",
+        "description": "",
+        "is_enabled": "on",
+        "config": json.dumps(config),
+        "timeout_s": "5",
+        "rate_per_s": "50",
+        "burst": "100",
+        "max_attempts": "12",
+        "pull_cursor": "",
+        "subscriptions-TOTAL_FORMS": "0",
+        "subscriptions-INITIAL_FORMS": "0",
+    }
+
+
+BASIC = {"url": "https://erp.example/hooks", "auth": {"type": "basic", "username": "supplyline", "password": "s3cret"}}
+
+
+def test_the_admin_page_shows_a_mask_not_the_credential(staff):
+    connector = Connector.objects.create(name="erp", kind="webhook", config=BASIC)
+    page = staff.get(reverse("admin:planning_sync_connector_change", args=[connector.pk])).content.decode()
+    assert "s3cret" not in page
+    assert html.escape(json.dumps(credentials.MASK)[1:-1]) in page
+    assert "supplyline" in page  # what is not a credential is shown as it is
+
+
+def test_the_mask_sent_back_keeps_the_credential_and_a_new_value_replaces_it(staff):
+    connector = Connector.objects.create(name="erp", kind="webhook", config=BASIC)
+    url = reverse("admin:planning_sync_connector_change", args=[connector.pk])
+    shown = credentials.masked(BASIC) | {"url": "https://erp.example/v2"}
+    assert staff.post(url, _change_form(connector, shown)).status_code == 302
+    connector.refresh_from_db()
+    assert connector.config["auth"]["password"] == "s3cret"
+    assert connector.config["url"] == "https://erp.example/v2"
+
+    replaced = {**shown, "auth": {**shown["auth"], "password": "n3w"}}
+    assert staff.post(url, _change_form(connector, replaced)).status_code == 302
+    connector.refresh_from_db()
+    assert connector.config["auth"]["password"] == "n3w"
+
+
+def test_a_mask_with_no_stored_credential_behind_it_is_refused(staff):
+    connector = Connector.objects.create(name="erp", kind="webhook", config={"url": "https://erp.example/hooks"})
+    url = reverse("admin:planning_sync_connector_change", args=[connector.pk])
+    sent = {**BASIC, "auth": {**BASIC["auth"], "password": credentials.MASK}}
+    response = staff.post(url, _change_form(connector, sent))
+    assert response.status_code == 200
+    assert "auth.password: " in response.content.decode()
+    assert "none is stored here: type it." in response.content.decode()
+    connector.refresh_from_db()
+    assert connector.config == {"url": "https://erp.example/hooks"}
