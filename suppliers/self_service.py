@@ -138,6 +138,10 @@ def _fill(row: SupplierContact | ShipFromAddress, values: dict[str, Any], fields
     """Lock the supplier (so two defaults or primaries chosen at once queue up), then set and check the
     row's fields from ``values``; a name outside ``fields`` is refused with the rest."""
     Supplier.objects.select_for_update().filter(pk=row.supplier_id).first()
+    if row.pk is not None and not type(row).objects.filter(pk=row.pk, supplier_id=row.supplier_id).exists():
+        # Removed since the form was opened: saving would INSERT it again (Django's save() does when its
+        # UPDATE finds no row). Its removal took the supplier's lock too, so this answer holds until commit.
+        raise ValidationError(f"This {noun.split()[-1]} was deleted meanwhile: nothing was saved.")
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, f"Not a field of {noun}."))
@@ -167,6 +171,8 @@ def contact_update(*, contact: SupplierContact, by: User, values: dict[str, Any]
 
 @transaction.atomic
 def contact_delete(*, contact: SupplierContact, by: User) -> None:
+    # The supplier's lock, as every other write of its contacts takes: an edit under way finishes first.
+    Supplier.objects.select_for_update().filter(pk=contact.supplier_id).first()
     SupplierContact.objects.filter(pk=contact.pk, supplier_id=contact.supplier_id).delete()
 
 

@@ -212,6 +212,17 @@ def test_a_contact_is_edited_and_deleted(alice_client, supplier):
     assert not SupplierContact.objects.exists()
 
 
+def test_an_edit_of_a_contact_deleted_meanwhile_is_refused_not_saved_again(supplier, supplier_user):
+    """The edit page read the contact, then someone deleted it: Django's save() would INSERT it back."""
+    contact = self_service.contact_create(supplier=supplier, by=supplier_user, values=CONTACT)
+    opened = SupplierContact.objects.get(pk=contact.pk)
+    self_service.contact_delete(contact=contact, by=supplier_user)
+    with pytest.raises(ValidationError) as error:
+        self_service.contact_update(contact=opened, by=supplier_user, values=CONTACT | {"function": "quality"})
+    assert error.value.messages == ["This contact was deleted meanwhile: nothing was saved."]
+    assert not SupplierContact.objects.exists()
+
+
 def test_another_suppliers_contact_is_404_even_through_ones_own_code(client, supplier, other_supplier):
     bolt_contact = self_service.contact_create(supplier=other_supplier, by=None, values=CONTACT)
     logged_in(client, member(supplier, Role.ADMIN, "admin@acme.example"))
