@@ -180,6 +180,21 @@ def test_sign_up_closes_when_the_supplier_loses_access_after_the_invitation(supp
     assert Invitation.objects.get().status == Invitation.Status.PENDING
 
 
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_the_link_of_a_supplier_without_access_says_so(supplier, client, signed_in):
+    _, token = invite(supplier)
+    if signed_in:
+        client.force_login(UserFactory.create(email="carol@example.com"))
+    Supplier.objects.filter(pk=supplier.pk).update(status=Supplier.Status.INACTIVE)
+    response = client.get(accept_url(token))
+    assert response.status_code == 410
+    assert "has no access to Supplyline at the moment" in response.content.decode()
+    assert client.post(accept_url(token)).status_code == 410
+    assert not SupplierMembership.objects.filter(user__email="carol@example.com").exists()
+    Supplier.objects.filter(pk=supplier.pk).update(status=Supplier.Status.ACTIVE)
+    assert client.get(accept_url(token)).status_code in (200, 302)  # it works again
+
+
 def test_public_sign_up_stays_closed(client, db):
     response = client.get(reverse("account_signup"))
     assert "No public sign-up" in response.content.decode()
