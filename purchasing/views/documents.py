@@ -104,7 +104,7 @@ def document_list(request: AuthedRequest, upload_limit: SizeLimitedUpload | None
             try:
                 return _receive(request, form)
             except ValidationError as error:
-                form.add_error("file", error.message_dict.get("file", error.messages))
+                form.add_error("file", error.messages)  # document_receive refuses a file keyed "file" only
                 refused = isinstance(error, FileTooLarge)
         if form.is_bound:
             status = 413 if refused else 400
