@@ -16,18 +16,15 @@ naming the setting to fix, never a blank credential sent to a system.
 
 from __future__ import annotations
 
-import base64
 import copy
-import functools
-import hashlib
-import hmac
 from collections.abc import Iterator
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+
+from config import crypto
 
 PREFIX = "enc:v1:"
 # What the admin shows in place of a stored credential; sent back as it is, the credential is kept.
@@ -46,18 +43,9 @@ class CredentialUndecryptable(ImproperlyConfigured):
     """A stored credential that no key derived from SECRET_KEY or its fallbacks opens."""
 
 
-def _fernet_key(secret_key: str) -> bytes:
-    return base64.urlsafe_b64encode(hmac.new(_CONTEXT, secret_key.encode(), hashlib.sha256).digest())
-
-
-@functools.lru_cache(maxsize=8)
-def _cipher(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
-
-
 def cipher() -> MultiFernet:
     """Encrypts with the current SECRET_KEY; decrypts with it or any of SECRET_KEY_FALLBACKS."""
-    return _cipher((settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
+    return crypto.cipher(_CONTEXT)
 
 
 def is_encrypted(value: Any) -> bool:

@@ -32,6 +32,7 @@ MISSING_SCOPE = "urn:supplyline:problem:missing-scope"
 RATE_LIMITED = "urn:supplyline:problem:rate-limited"
 IDEMPOTENCY_MISMATCH = "urn:supplyline:problem:idempotency-key-reused"
 IDEMPOTENCY_IN_PROGRESS = "urn:supplyline:problem:idempotency-key-in-progress"
+IDEMPOTENCY_UNREADABLE = "urn:supplyline:problem:idempotency-response-unreadable"
 ABOUT_BLANK = "about:blank"
 
 

@@ -7,6 +7,9 @@ commit together or not at all (a 5xx answer rolls its change back). Within 24 ho
 request replays that response with ``Idempotent-Replayed: true``; with a different
 request it is refused (422); while the first still runs, 409. A request that fails with
 an error releases the key so the client can retry. POSTs without the header just run.
+
+Stored response bodies are encrypted (config/crypto.py): some hold a secret shown once, such as a webhook's
+signing secret, and a database dump must not hold it readable.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.errors import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_MISMATCH, problem_response
+from config import crypto
+from config.api.errors import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_MISMATCH, IDEMPOTENCY_UNREADABLE, problem_response
 from suppliers.models import ApiKey, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -39,6 +43,10 @@ RETENTION = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=5)
 # Response headers worth replaying; the rate-limit headers are always the current ones.
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag", "Last-Modified")
+# A stored body starts with this when encrypted (a JSON or empty body never does: one stored before
+# bodies were encrypted is replayed as it is).
+SEALED = b"enc:v1:"
+_PURPOSE = b"supplyline.idempotent-responses.v1"
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER,
@@ -117,8 +125,32 @@ def _take_over(record: IdempotencyRecord) -> bool:
     return taken == 1
 
 
+def _sealed(body: bytes) -> bytes:
+    return SEALED + crypto.cipher(_PURPOSE).encrypt(body)
+
+
+def _opened(stored: bytes) -> bytes | None:
+    """The stored body, or None when no key opens it any more (SECRET_KEY rotated, the old one dropped)."""
+    if not stored.startswith(SEALED):
+        return stored
+    try:
+        return crypto.cipher(_PURPOSE).decrypt(stored.removeprefix(SEALED))
+    except crypto.InvalidToken:
+        return None
+
+
 def _replay(record: IdempotencyRecord) -> HttpResponse:
-    response = HttpResponse(bytes(record.response_body), status=record.response_status or 200)
+    body = _opened(bytes(record.response_body))
+    if body is None:
+        return problem_response(
+            422,
+            "The stored response of this Idempotency-Key can no longer be read.",
+            "The server's secret key changed since the first request. It did run: read the resource to see its "
+            "result, and send a new Idempotency-Key for a new request.",
+            type_=IDEMPOTENCY_UNREADABLE,
+            code="idempotency_response_unreadable",
+        )
+    response = HttpResponse(body, status=record.response_status or 200)
     for name, value in record.response_headers.items():
         response[name] = value
     response[REPLAYED_HEADER] = "true"
@@ -134,7 +166,7 @@ def _store(view: APIView, request: Request, record: IdempotencyRecord, response:
     record.state = IdempotencyRecord.State.DONE
     record.response_status = response.status_code
     record.response_headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
-    record.response_body = getattr(response, "content", b"")
+    record.response_body = _sealed(getattr(response, "content", b""))
     record.save(update_fields=["state", "response_status", "response_headers", "response_body"])
 
 

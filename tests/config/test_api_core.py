@@ -18,6 +18,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from config.api import idempotency
 from config.api.deprecation import deprecated
 from config.api.docs import ApiRedocView
 from config.api.idempotency import idempotent
@@ -410,6 +411,28 @@ def test_a_retry_with_the_same_key_replays_the_first_response(api):
     assert retry["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first
     assert all(name in retry for name in RATE_HEADERS)
+
+
+def test_the_stored_response_is_encrypted_and_one_from_before_that_still_replays(api, acme_key):
+    """Some responses hold a secret shown once (a webhook's signing secret): a dump must not hold it readable."""
+    first = _post(api)
+    record = IdempotencyRecord.objects.get()
+    stored = bytes(record.response_body)
+    assert stored.startswith(idempotency.SEALED)
+    assert b"R-1" not in stored
+    IdempotencyRecord.objects.filter(pk=record.pk).update(response_body=first.content)  # stored plain, earlier
+    retry = _post(api)
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.content == first.content
+
+
+def test_a_stored_response_no_key_opens_is_a_422_problem_not_a_second_run(api, settings):
+    first = _post(api)
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40  # rotated, the old key already dropped
+    body = _is_problem(_post(api), 422)
+    assert body["code"] == "idempotency_response_unreadable"
+    assert body["type"] == "urn:supplyline:problem:idempotency-response-unreadable"
+    assert first.json()["run"] == _post(api, key="a-new-key").json()["run"] - 1  # it ran once, then the new key
 
 
 def test_the_same_body_with_other_spacing_still_replays(api):

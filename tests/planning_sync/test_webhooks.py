@@ -18,6 +18,7 @@ from planning_sync.event_schemas import known_types
 from planning_sync.models import Connector, Delivery, OutboxEvent, Subscription
 from planning_sync.outbox import record_event
 from purchasing.selectors.api import STORED_SUPPLIER_EVENT_TYPES
+from suppliers.models import IdempotencyRecord
 from suppliers.services import api_key_create
 from tests.factories import PurchaseOrderFactory
 from tests.planning_sync.receiver import Receiver
@@ -96,6 +97,9 @@ def test_a_registered_endpoint_gets_its_suppliers_event_signed_with_standard_web
     endpoint = _register(acme_api, acme_receiver.url)
     assert endpoint["secret"].startswith("whsec_")
     assert endpoint["event_types"] == ["supplyline.po.*"]
+    # Kept for the Idempotency-Key's retries, but encrypted: no table holds the secret readable.
+    stored = bytes(IdempotencyRecord.objects.get().response_body)
+    assert endpoint["secret"].encode() not in stored
     event = _record(PurchaseOrderFactory(supplier=supplier, number="PO-700001"))
     _deliver_all()
     (request,) = acme_receiver.requests
