@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from kombu import Exchange, Queue
 
+from config import log_context
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("supplyline")
@@ -181,6 +183,7 @@ def _open_audit_context(task_id: str, task: Task[Any, Any], **kwargs: object) ->
     from config.audit import context  # imported late: this module is loaded while the settings are
 
     context.task_started(task_id=task_id, name=task.name)
+    log_context.task_running(task_id)
 
 
 @task_postrun.connect
@@ -188,3 +191,4 @@ def _close_audit_context(task_id: str, **kwargs: object) -> None:
     from config.audit import context
 
     context.task_finished(task_id=task_id)
+    log_context.task_done()

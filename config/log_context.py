@@ -1,4 +1,5 @@
-"""The request id on every log line written while a request is served (``LOGGING`` in settings).
+"""The request id on every log line written while a request is served, and the task id on every line a
+Celery task writes (``LOGGING`` in settings).
 
 Kept apart from the middleware, which imports models: logging is configured before the apps load.
 """
@@ -12,6 +13,8 @@ from django.core.signals import request_finished
 
 # The id of the request being served in this thread; "-" outside a request (tasks, commands, start-up).
 _request_id: ContextVar[str] = ContextVar("supplyline_request_id", default="-")
+# The id of the Celery task running in this process; "-" outside a task.
+_task_id: ContextVar[str] = ContextVar("supplyline_task_id", default="-")
 
 
 def serving(request_id: str) -> None:
@@ -28,12 +31,22 @@ def served(**kwargs: object) -> None:
     _request_id.set("-")
 
 
+def task_running(task_id: str) -> None:
+    """Celery's ``task_prerun`` (config/celery.py): log lines carry ``task_id`` until the task ends."""
+    _task_id.set(task_id)
+
+
+def task_done() -> None:
+    _task_id.set("-")
+
+
 class RequestIdFilter(logging.Filter):
-    """Put ``request_id`` on every record, so a log line, the ``X-Request-ID`` the caller got and the audit
-    trail's events of that request can be matched up."""
+    """Put ``request_id`` and ``task_id`` on every record, so a log line, the ``X-Request-ID`` the caller got
+    (or the task's id) and the audit trail's events of that request or task can be matched up."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
+        record.task_id = _task_id.get()
         return True
 
 

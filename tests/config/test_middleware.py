@@ -7,9 +7,11 @@ import logging
 import re
 
 import pytest
+from celery.signals import task_postrun, task_prerun
 from pythonjsonlogger.json import JsonFormatter
 
 from config.log_context import RequestIdFilter
+from suppliers.tasks import prune_idempotency_records
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +97,18 @@ def test_json_log_lines_carry_the_request_id_as_a_field(client, console, setting
     line = json.loads(buffer.getvalue().splitlines()[-1])
     assert (line["logger"], line["message"]) == ("django.request", "Not Found: /no-such-page/")
     assert line["request_id"] == response["X-Request-ID"]
+
+
+def test_log_lines_written_while_a_task_runs_carry_its_id(console, settings):
+    """The worker logs through the same handlers (worker_hijack_root_logger is off); its lines carry the task."""
+    handler, buffer = console
+    options = {key: value for key, value in settings.LOGGING["formatters"]["json"].items() if key != "()"}
+    handler.setFormatter(JsonFormatter(**options))
+    prune_idempotency_records.apply(task_id="task-7")  # its prerun and postrun signals, as in a worker
+    logging.getLogger("supplyline.test").warning("after the task")
+    assert json.loads(buffer.getvalue().splitlines()[-1])["task_id"] == "-"
+    task_prerun.send(sender=prune_idempotency_records, task_id="task-8", task=prune_idempotency_records)
+    logging.getLogger("supplyline.test").warning("in the task")
+    task_postrun.send(sender=prune_idempotency_records, task_id="task-8", task=prune_idempotency_records)
+    during = json.loads(buffer.getvalue().splitlines()[-1])
+    assert (during["message"], during["task_id"], during["request_id"]) == ("in the task", "task-8", "-")
