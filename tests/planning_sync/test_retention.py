@@ -5,14 +5,16 @@ import datetime as dt
 from io import StringIO
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.celery import app
+from exceptions.kpis import WEEK_CHOICES
 from exceptions.models import CaseType
-from planning_sync import retention, tasks
+from planning_sync import checks, retention, tasks
 from planning_sync.models import Connector, Delivery, OutboxEvent
 from planning_sync.outbox import record_event
 from suppliers.services import api_key_create
@@ -165,3 +167,13 @@ def test_the_events_feed_says_what_to_do_with_a_cursor_past_the_period(supplier)
             "read the feed again without after.",
         }
     ]
+
+
+@pytest.mark.parametrize(("days", "warned"), [(400, False), (364, False), (0, False), (363, True), (30, True)])
+def test_a_retention_shorter_than_the_kpi_window_is_warned_about(settings, days, warned):
+    settings.PLANNING_SYNC_RETENTION_DAYS = days
+    messages = [m for m in run_checks() if m.id == "planning_sync.W001"]
+    assert bool(messages) is warned
+    if warned:
+        assert f"PLANNING_SYNC_RETENTION_DAYS is {days}" in messages[0].msg
+    assert max(WEEK_CHOICES) * 7 == checks.KPI_WINDOW_DAYS  # the check follows the longest KPI window
