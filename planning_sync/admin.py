@@ -61,9 +61,12 @@ class ConnectorForm(forms.ModelForm[Connector]):
         # Staff see that a credential is stored, never the credential: the page is no way to read one.
         if self.instance.pk is not None:
             self.initial["config"] = credentials.masked(self.instance.config)
-        self.fields["config"].help_text = (
-            f"{self.fields['config'].help_text} Stored passwords, tokens and signing secrets show as "
-            f'"{credentials.MASK}": leave that to keep one, or type a new value to replace it.'
+        # The admin shows help text as HTML: the mask's angle brackets must be escaped to show.
+        self.fields["config"].help_text = format_html(
+            '{} Stored passwords, tokens and signing secrets show as "{}": leave that to keep one, or type a new '
+            "value to replace it.",
+            self.fields["config"].help_text,
+            credentials.MASK,
         )
 
     def clean_config(self) -> Any:

@@ -152,6 +152,7 @@ def test_the_admin_page_shows_a_mask_not_the_credential(staff):
     page = staff.get(reverse("admin:planning_sync_connector_change", args=[connector.pk])).content.decode()
     assert "s3cret" not in page
     assert html.escape(json.dumps(credentials.MASK)[1:-1]) in page
+    assert f'show as "{html.escape(credentials.MASK)}"' in page  # the help text names it, escaped to show
     assert "supplyline" in page  # what is not a credential is shown as it is
 
 
