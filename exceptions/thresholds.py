@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q
 
@@ -70,16 +71,30 @@ FIELDS = ("is_enabled", "severity", "sla_hours", "threshold", "grace_days")
 
 
 def rule_for(rule: str, *, supplier_id: int | None = None, site_id: int | None = None) -> Rule:
-    """The effective settings of ``rule`` for a supplier and site: one query.
+    """The effective settings of ``rule`` for a supplier and site: one query."""
+    return effective(rule, setting_rows(supplier_id=supplier_id, site_id=site_id, rules=[rule]))
 
-    Rows are applied from the least specific to the most, each overriding the fields it sets.
-    """
+
+def setting_rows(
+    *, supplier_id: int | None, site_id: int | None, rules: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The admin's rows that apply to a supplier and site, of ``rules`` (None: every rule), in one query."""
     scope = Q(supplier__isnull=True) | Q(supplier_id=supplier_id)
     scope &= Q(site__isnull=True) | Q(site_id=site_id)
-    rows = RuleSetting.objects.filter(scope, rule=rule).values("supplier_id", "site_id", *FIELDS)
-    # (supplier set, site set): default (F, F) < site (F, T) < supplier (T, F) < both (T, T)
-    ordered = sorted(rows, key=lambda r: (r["supplier_id"] is not None, r["site_id"] is not None))
-    effective = DEFAULTS[rule]
+    rows = RuleSetting.objects.filter(scope).order_by()  # ordered below, without the admin's joins
+    if rules is not None:
+        rows = rows.filter(rule__in=rules)
+    return list(rows.values("rule", "supplier_id", "site_id", *FIELDS))
+
+
+def effective(rule: str, rows: list[dict[str, Any]]) -> Rule:
+    """``rule``'s defaults overridden by its ``rows``, from the least specific to the most, each row setting
+    the fields it sets: default (no supplier, no site) < site < supplier < both."""
+    ordered = sorted(
+        (row for row in rows if row["rule"] == rule),
+        key=lambda r: (r["supplier_id"] is not None, r["site_id"] is not None),
+    )
+    result = DEFAULTS[rule]
     for row in ordered:
-        effective = replace(effective, **{name: row[name] for name in FIELDS if row[name] is not None})
-    return effective
+        result = replace(result, **{name: row[name] for name in FIELDS if row[name] is not None})
+    return result

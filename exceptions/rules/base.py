@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from exceptions.models import CaseStatus, ExceptionCase, ResolutionCode
 from exceptions.services import Concern, Finding, case_clear, case_raise_created
-from exceptions.thresholds import Rule, rule_for
+from exceptions.thresholds import Rule, effective, setting_rows
 from purchasing.models import AcknowledgementLine, LineStatus, PurchaseOrderLine
 from purchasing.rules import decimal_text
 
@@ -24,15 +24,19 @@ FINISHED = (LineStatus.RECEIVED, LineStatus.CLOSED, LineStatus.CANCELLED)
 
 
 class Rules:
-    """``rule_for`` memoized per rule, supplier and site: one query per scope in a batch or event."""
+    """Each rule's effective settings, memoized per supplier and site: one query per scope in a batch or event,
+    for every rule at once (an event asks for several rules of the same supplier and site)."""
 
     def __init__(self) -> None:
+        self._rows: dict[tuple[int | None, int | None], list[dict[str, Any]]] = {}
         self._memo: dict[tuple[str, int | None, int | None], Rule] = {}
 
     def __call__(self, rule: str, supplier_id: int | None, site_id: int | None) -> Rule:
         scope = (rule, supplier_id, site_id)
         if scope not in self._memo:
-            self._memo[scope] = rule_for(rule, supplier_id=supplier_id, site_id=site_id)
+            if (supplier_id, site_id) not in self._rows:
+                self._rows[(supplier_id, site_id)] = setting_rows(supplier_id=supplier_id, site_id=site_id)
+            self._memo[scope] = effective(rule, self._rows[(supplier_id, site_id)])
         return self._memo[scope]
 
 

@@ -179,6 +179,19 @@ def test_a_po_event_costs_as_many_queries_for_20_lines_as_for_2(supplier, suppli
     assert queries_to_handle(small) == queries_to_handle(large)
 
 
+def test_a_po_event_reads_the_rule_settings_once_for_all_its_rules(supplier, supplier_user):
+    """Every rule of the event (promise, quantity, price, proposal...) is set for the same supplier and site."""
+    RuleSetting.objects.create(rule=CaseType.PROMISE_AFTER_NEED, supplier=supplier, threshold=Decimal(3))
+    po = issued_po(supplier)
+    answer(po, supplier_user, promise(10, 2))
+    event = OutboxEvent.objects.get(subject=po.number, type="supplyline.po.acknowledged.v1")
+    with CaptureQueriesContext(connection) as queries:
+        on_po_event(cloudevent(event))
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "exceptions_rulesetting"' in q["sql"]]
+    assert len(reads) == 1
+    assert not ExceptionCase.objects.filter(type=CaseType.PROMISE_AFTER_NEED).exists()  # the override applied
+
+
 # --- quantity short ------------------------------------------------------------------------------
 
 
