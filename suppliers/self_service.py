@@ -14,11 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +24,6 @@ from exceptions.models import CaseType
 from exceptions.services import case_clear
 from planning_sync.outbox import record_event
 from suppliers.models import (
-    NOTIFIED_ROLES,
     NotificationKind,
     ShipFromAddress,
     Supplier,
@@ -37,7 +34,7 @@ from suppliers.models import (
     User,
     is_buyer,
 )
-from suppliers.services import email_enqueue
+from suppliers.services import notification_recipients, notify_users
 
 Role = SupplierMembership.Role
 MAX_LEAD_TIME_DAYS = 730
@@ -375,32 +372,14 @@ def _apply_terms(proposal: TermsProposal, item: SupplierItem, *, by: User) -> No
 
 def _notify_decision(proposal: TermsProposal) -> int:
     """One mail per admin and order desk user of the supplier who did not opt out, sent after commit."""
-    kind = NotificationKind.TERMS_DECIDED
-    memberships = (
-        SupplierMembership.objects.active()
-        .filter(supplier_id=proposal.supplier_id, role__in=NOTIFIED_ROLES[kind], user__is_active=True)
-        .exclude(user__notification_opt_outs__kind=kind)
-        .select_related("user", "supplier")
-    )
-    base = {
+    context = {
         "proposal": proposal,
         "approved": proposal.status == TermsProposal.Status.APPROVED,
         "items_url": settings.SUPPLYLINE_BASE_URL
         + reverse("suppliers:supplier-items", args=[proposal.supplier_item.supplier.code]),
-        "settings_url": settings.SUPPLYLINE_BASE_URL + reverse("suppliers:notification-settings"),
     }
-    users = [m.user for m in memberships]
-    for user in users:
-        context = {**base, "user": user}
-        subject = render_to_string("suppliers/email/terms_decided_subject.txt", context).strip()
-        message = EmailMultiAlternatives(
-            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
-            body=render_to_string("suppliers/email/terms_decided.txt", context),
-            to=[user.email],
-        )
-        message.attach_alternative(render_to_string("suppliers/email/terms_decided.html", context), "text/html")
-        email_enqueue(message)
-    return len(users)
+    users = notification_recipients(proposal.supplier_id, NotificationKind.TERMS_DECIDED)
+    return notify_users(users, "suppliers/email/terms_decided", context)
 
 
 # --- Selectors ---------------------------------------------------------------------------------------

@@ -2,13 +2,25 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from suppliers import tasks
-from suppliers.models import ApiKey, NotificationKind, NotificationOptOut, Supplier, User
+from suppliers.models import (
+    NOTIFIED_ROLES,
+    ApiKey,
+    NotificationKind,
+    NotificationOptOut,
+    Supplier,
+    SupplierMembership,
+    User,
+)
 
 
 def email_enqueue(message: EmailMessage) -> None:
@@ -24,6 +36,39 @@ def email_enqueue(message: EmailMessage) -> None:
         from_email=message.from_email,
         html=html,
     )
+
+
+def notification_recipients(supplier_id: int, kind: NotificationKind) -> list[User]:
+    """The supplier's active users whose role gets ``kind`` (NOTIFIED_ROLES) and who did not opt out of it."""
+    memberships = (
+        SupplierMembership.objects.active()
+        .filter(supplier_id=supplier_id, role__in=NOTIFIED_ROLES[kind], user__is_active=True)
+        .exclude(user__notification_opt_outs__kind=kind)
+        .select_related("user")
+    )
+    return [m.user for m in memberships]
+
+
+def notify_users(users: Iterable[User], template: str, context: dict[str, Any]) -> int:
+    """Queue one mail per user, sent once the current transaction commits; returns how many.
+
+    ``template`` names three templates: ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``,
+    each rendered with ``context`` and the ``user`` and ``settings_url`` (their e-mail settings) of the mail.
+    """
+    count = 0
+    base = {"settings_url": settings.SUPPLYLINE_BASE_URL + reverse("suppliers:notification-settings"), **context}
+    for user in users:
+        ctx = {**base, "user": user}
+        subject = render_to_string(f"{template}_subject.txt", ctx).strip()
+        message = EmailMultiAlternatives(
+            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+            body=render_to_string(f"{template}.txt", ctx),
+            to=[user.email],
+        )
+        message.attach_alternative(render_to_string(f"{template}.html", ctx), "text/html")
+        email_enqueue(message)
+        count += 1
+    return count
 
 
 @transaction.atomic
