@@ -427,8 +427,16 @@ def terms_proposal_for_review(*, user: User, pk: int) -> TermsProposal:
     """A proposal for a buyer to decide, or 404 for everyone else."""
     if not may_review_terms(user):
         raise Http404
-    proposals = TermsProposal.objects.select_related("supplier", "supplier_item__item", "submitted_by")
     try:
-        return proposals.get(pk=pk)
+        return _review_rows().get(pk=pk)
     except TermsProposal.DoesNotExist:
         raise Http404("No such proposal.") from None
+
+
+def terms_proposal_reread(proposal: TermsProposal) -> TermsProposal:
+    """The proposal as stored now, with what its review row shows, in one query (after a decision)."""
+    return _review_rows().get(pk=proposal.pk)
+
+
+def _review_rows() -> QuerySet[TermsProposal]:
+    return TermsProposal.objects.select_related("supplier", "supplier_item__item", "submitted_by")

@@ -266,8 +266,8 @@ def terms_proposal_decide(request: AuthedRequest, pk: int) -> HttpResponse:
     else:
         error = " ".join(str(m) for messages_ in form.errors.values() for m in messages_)
     if request.htmx:
-        proposal.refresh_from_db()
-        context = {"proposal": proposal, "error": error}
+        # As stored now (decided here, or by someone else first), with the supplier and item the row shows.
+        context = {"proposal": self_service.terms_proposal_reread(proposal), "error": error}
         return render(request, "suppliers/terms_proposal_list.html#terms-row", context, status=400 if error else 200)
     if error:
         messages.error(request, error)

@@ -427,6 +427,19 @@ def test_the_buyer_decides_from_the_queue_with_htmx(buyer_client, item, supplier
     assert TermsProposal.objects.get().status == TermsProposal.Status.APPROVED
 
 
+def test_the_row_shown_after_a_decision_is_read_in_one_query(buyer_client, item, supplier_user):
+    proposal = propose(item, supplier_user)
+    url = reverse("suppliers:terms-proposal-decide", args=[proposal.pk])
+    with CaptureQueriesContext(connection) as queries:
+        response = buyer_client.post(url, {"decision": "approve"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    # The row is rendered from one read of the proposal with its supplier, item and submitter: the request's
+    # last statement. Anything the template loaded lazily would come after it.
+    last = queries.captured_queries[-1]["sql"]
+    assert 'FROM "suppliers_termsproposal"' in last
+    assert all(f'JOIN "{table}"' in last for table in ("suppliers_supplier", "purchasing_item", "suppliers_user"))
+
+
 def test_the_queue_and_decisions_are_for_buyers_only(alice_client, item, supplier_user):
     proposal = propose(item, supplier_user)
     assert alice_client.get(reverse("suppliers:terms-proposal-list")).status_code == 404
