@@ -52,3 +52,13 @@ class RequestIdFilter(logging.Filter):
 
 # Connected here, not in an app's ready(): LOGGING imports this module in every process that logs.
 request_finished.connect(served, dispatch_uid="supplyline-log-context")
+
+
+class PlainFormatter(logging.Formatter):
+    """The development console's lines: ``[request id]`` in a request, ``[task <id>]`` in a Celery task, ``[-]``
+    elsewhere, in the ``%(origin)s`` of the format (RequestIdFilter must run first)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id, task_id = getattr(record, "request_id", "-"), getattr(record, "task_id", "-")
+        record.origin = request_id if request_id != "-" or task_id == "-" else f"task {task_id}"
+        return super().format(record)

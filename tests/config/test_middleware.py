@@ -10,7 +10,7 @@ import pytest
 from celery.signals import task_postrun, task_prerun
 from pythonjsonlogger.json import JsonFormatter
 
-from config.log_context import RequestIdFilter
+from config.log_context import PlainFormatter, RequestIdFilter
 from suppliers.tasks import prune_idempotency_records
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +112,13 @@ def test_log_lines_written_while_a_task_runs_carry_its_id(console, settings):
     task_postrun.send(sender=prune_idempotency_records, task_id="task-8", task=prune_idempotency_records)
     during = json.loads(buffer.getvalue().splitlines()[-1])
     assert (during["message"], during["task_id"], during["request_id"]) == ("in the task", "task-8", "-")
+
+
+def test_plain_lines_name_the_task_where_there_is_no_request(console, settings):
+    """The development console (LOG_FORMAT=plain): a worker's lines say which task wrote them."""
+    handler, buffer = console
+    handler.setFormatter(PlainFormatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    task_prerun.send(sender=prune_idempotency_records, task_id="task-9", task=prune_idempotency_records)
+    logging.getLogger("supplyline.test").warning("in the task")
+    task_postrun.send(sender=prune_idempotency_records, task_id="task-9", task=prune_idempotency_records)
+    assert "WARNING supplyline.test [task task-9] in the task" in buffer.getvalue().splitlines()[-1]
