@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
+from planning_sync import credentials
 from planning_sync.models import Connector
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class BaseConnector:
     applies_quantity_price_changes: ClassVar[bool] = True
 
     def __init__(self, connector: Connector) -> None:
+        # A credential no key opens stops this connector, with an error naming the setting, never a blank one sent.
+        credentials.require_readable(connector.config)
         self.connector = connector
         self.config = dict(connector.config or {})
 

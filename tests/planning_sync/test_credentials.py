@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from planning_sync import credentials, webhooks
-from planning_sync.models import Connector
-from tests.factories import UserFactory
+from planning_sync import credentials, delivery, webhooks
+from planning_sync.connectors.base import connector_for
+from planning_sync.models import Connector, Delivery, Subscription
+from planning_sync.outbox import record_event
+from suppliers.models import User
+from tests.factories import PurchaseOrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("planning_sync.migrations.0007_connector_credentials_encrypted")
@@ -94,12 +97,42 @@ def test_after_a_key_rotation_the_fallback_still_opens_them_until_they_are_encry
 
 
 def test_a_credential_no_key_opens_is_a_clear_error_not_a_blank_one(settings):
+    """It loads (the admin, the monitor and the engine's batches keep working), but the connector that would
+    use it refuses to, naming the setting; the command re-encrypts the rest, says which it could not, and
+    leaves those as they were, for the key that opens them."""
     Connector.objects.create(name="erp", kind="webhook", config=CONFIG)
+    other = Connector.objects.create(name="planning", kind="webhook", config={"url": "https://p.example"})
+    old_key = settings.SECRET_KEY
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-brand-new-key", []
+    erp = Connector.objects.get(name="erp")
+    assert credentials.unreadable_paths(erp.config) == ["auth.token", "auth.password", "password"]
     with pytest.raises(credentials.CredentialUndecryptable, match="DJANGO_SECRET_KEY_FALLBACKS"):
-        Connector.objects.get()
-    with pytest.raises(CommandError, match="encrypted under another SECRET_KEY"):
+        connector_for(erp)
+    assert connector_for(Connector.objects.get(pk=other.pk)).config["url"] == "https://p.example"
+    with pytest.raises(CommandError, match="encrypted under another SECRET_KEY") as error:
         call_command("encrypt_connector_credentials", stdout=StringIO())
+    assert "erp (auth.token, auth.password, password)" in str(error.value)
+    settings.SECRET_KEY_FALLBACKS = [old_key]  # the old key back: nothing was lost
+    assert Connector.objects.get(name="erp").config == CONFIG
+
+
+def test_the_engine_fails_only_the_connector_whose_credential_no_key_opens(settings, supplier):
+    """One connector's unreadable credential neither stops the others' deliveries nor is sent blank: its own
+    deliveries fail, with the setting to fix in their last error, and are retried."""
+    bad = Connector.objects.create(name="erp", kind="webhook", config=CONFIG)
+    Subscription.objects.create(connector=bad, event_type="supplyline.po.*")
+    good = Connector.objects.create(name="rules", kind="exceptions", config={})  # in process: no receiver needed
+    Subscription.objects.create(connector=good, event_type="supplyline.po.*")
+    po = PurchaseOrderFactory.create(supplier=supplier)
+    with transaction.atomic():
+        record_event("po.issued", subject=po, data={"po_number": po.number})
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-brand-new-key", []
+    delivery.dispatch(priority=None, budget_s=5)
+    failed = Delivery.objects.get(connector=bad)
+    assert failed.status == Delivery.Status.FAILED
+    assert "auth.token" in failed.last_error
+    assert "DJANGO_SECRET_KEY_FALLBACKS" in failed.last_error
+    assert Delivery.objects.get(connector=good).status == Delivery.Status.DELIVERED
 
 
 def test_the_migration_encrypts_what_was_stored_plain_and_writes_it_plain_backwards():
@@ -181,3 +214,22 @@ def test_a_mask_with_no_stored_credential_behind_it_is_refused(staff):
     assert "none is stored here: type it." in response.content.decode()
     connector.refresh_from_db()
     assert connector.config == {"url": "https://erp.example/hooks"}
+
+
+def test_the_admin_asks_again_for_a_credential_no_key_opens(staff, settings):
+    connector = Connector.objects.create(name="erp", kind="webhook", config=BASIC)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-brand-new-key", []
+    staff.force_login(User.objects.get(email="root@example.com"))  # the session was signed with the old key
+    assert staff.get(reverse("admin:planning_sync_connector_changelist")).status_code == 200
+    url = reverse("admin:planning_sync_connector_change", args=[connector.pk])
+    page = staff.get(url).content.decode()
+    assert html.escape(credentials.UNREADABLE_MASK) in page
+    shown = {**BASIC, "auth": {**BASIC["auth"], "password": credentials.UNREADABLE_MASK}}
+    refused = staff.post(url, _change_form(connector, shown))
+    assert refused.status_code == 200
+    assert "auth.password: the stored secret can no longer be read (SECRET_KEY changed): type it again." in (
+        refused.content.decode()
+    )
+    retyped = {**BASIC, "auth": {**BASIC["auth"], "password": "n3w"}}
+    assert staff.post(url, _change_form(connector, retyped)).status_code == 302
+    assert Connector.objects.get().config["auth"]["password"] == "n3w"

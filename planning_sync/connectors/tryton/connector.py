@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from planning_sync import credentials
 from planning_sync.connectors.base import BaseConnector, Outcome, register
 from planning_sync.connectors.tryton import mapping
 from planning_sync.connectors.tryton.rpc import TrytonClient, TrytonError
@@ -53,6 +54,7 @@ _clients_lock = threading.Lock()
 def client_for(connector: Connector) -> TrytonClient:
     """One client per connector settings per process: its session and keep-alive connections are reused."""
     config = connector.config or {}
+    credentials.require_readable(config)
     key = (
         str(config.get("url", "")),
         str(config.get("database", "")),

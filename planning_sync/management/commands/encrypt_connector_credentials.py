@@ -19,12 +19,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = 0
-        try:
-            with transaction.atomic():
-                for connector in Connector.objects.select_for_update().only("pk", "config"):
-                    # Loaded, it was decrypted by whichever key opens it; saved, it is encrypted under the current key.
-                    Connector.objects.filter(pk=connector.pk).update(config=connector.config)
-                    count += 1
-        except credentials.CredentialUndecryptable as error:
-            raise CommandError(str(error)) from None
+        unreadable: list[str] = []
+        with transaction.atomic():
+            for connector in Connector.objects.select_for_update().only("pk", "name", "config"):
+                # Loaded, it was decrypted by whichever key opens it; saved, it is encrypted under the current key
+                # (one no key opens is stored again as it was).
+                Connector.objects.filter(pk=connector.pk).update(config=connector.config)
+                count += 1
+                if paths := credentials.unreadable_paths(connector.config):
+                    unreadable.append(f"{connector.name} ({', '.join(paths)})")
         self.stdout.write(f"Encrypted the credentials of {count} connector{'' if count == 1 else 's'}.")
+        if unreadable:
+            raise CommandError(
+                credentials.UNDECRYPTABLE_MESSAGE.format("; ".join(unreadable))
+                + " Those were left as they were; the others are encrypted under the current key."
+            )
