@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from suppliers import services, team
 from suppliers.mfa import client_bound_key, mfa_required
-from suppliers.models import ACTIVE_SUPPLIER_SESSION_KEY, Invitation, Supplier, User
+from suppliers.models import ACTIVE_SUPPLIER_SESSION_KEY, Invitation, User
 
 # The invitation a visitor opened (its id): only it opens allauth's sign-up, and only for its address.
 INVITATION_SESSION_KEY = "supplyline_invitation"
@@ -29,7 +29,7 @@ def invitation_in_session(request: HttpRequest) -> Invitation | None:
     invitation = Invitation.objects.select_related("supplier").filter(pk=pk).first()
     if invitation is None or not invitation.is_pending or User.objects.filter(email__iexact=invitation.email).exists():
         return None
-    if invitation.supplier.status not in Supplier.ACCESS_STATUSES:
+    if not invitation.supplier_has_access:
         return None  # the supplier lost its access since: sign-up is closed, as for any dead link
     return invitation
 

@@ -434,6 +434,12 @@ class Invitation(models.Model):
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
 
+    @property
+    def supplier_has_access(self) -> bool:
+        """Whether its supplier may use Supplyline now: nobody joins one that may not (sign-up, accepting,
+        and the link's page all ask this)."""
+        return self.supplier.status in Supplier.ACCESS_STATUSES
+
 
 class SupplierItemQuerySet(models.QuerySet["SupplierItem"]):
     def visible_to(self, user: User | AnonymousUser) -> SupplierItemQuerySet:

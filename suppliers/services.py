@@ -55,7 +55,7 @@ def notify_users(users: Iterable[User], template: str, context: dict[str, Any]) 
     ``template`` names three templates: ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``,
     each rendered with ``context`` and the ``user`` and ``settings_url`` (their e-mail settings) of the mail.
     """
-    count = 0
+    users = list(users)
     base = {"settings_url": settings.SUPPLYLINE_BASE_URL + reverse("suppliers:notification-settings"), **context}
     for user in users:
         ctx = {**base, "user": user}
@@ -67,8 +67,7 @@ def notify_users(users: Iterable[User], template: str, context: dict[str, Any]) 
         )
         message.attach_alternative(render_to_string(f"{template}.html", ctx), "text/html")
         email_enqueue(message)
-        count += 1
-    return count
+    return len(users)
 
 
 @transaction.atomic

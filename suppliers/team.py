@@ -139,7 +139,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> SupplierMembersh
         raise ValidationError(f"This invitation is {invitation.status}: ask {invitation.supplier.name} for a new one.")
     if user.email.lower() != invitation.email.lower():
         raise ValidationError(f"This invitation is for {invitation.email}; you are signed in as {user.email}.")
-    if invitation.supplier.status not in Supplier.ACCESS_STATUSES:
+    if not invitation.supplier_has_access:
         raise ValidationError(f"{invitation.supplier.name} has no access to Supplyline at the moment.")
     membership, created = SupplierMembership.objects.get_or_create(
         user=user, supplier=invitation.supplier, defaults={"role": invitation.role}

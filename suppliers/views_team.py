@@ -241,7 +241,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return _dead_link(request, "unknown", status=404)
     if not invitation.is_pending:
         return _dead_link(request, invitation.status, invitation=invitation, status=410)
-    if invitation.supplier.status not in Supplier.ACCESS_STATUSES:
+    if not invitation.supplier_has_access:
         # Sign-up and accepting refuse it too (the adapter, team.invitation_accept): say so before either.
         return _dead_link(request, "no_access", invitation=invitation, status=410)
     user = request.user
